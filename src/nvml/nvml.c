@@ -1,0 +1,1 @@
+/* nvml.c: the simulated NVML. */

@@ -1,0 +1,1 @@
+/* context.c: written by its owner (see sim.h). */

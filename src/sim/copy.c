@@ -1,0 +1,1 @@
+/* copy.c: written by its owner (see sim.h). */

@@ -1,0 +1,1 @@
+/* device.c: written by its owner (see sim.h). */

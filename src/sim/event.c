@@ -1,0 +1,1 @@
+/* event.c: written by its owner (see sim.h). */

@@ -1,0 +1,1 @@
+/* exports.c: written by its owner (see sim.h). */

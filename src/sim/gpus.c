@@ -1,0 +1,1 @@
+/* gpus.c: written by its owner (see sim.h). */

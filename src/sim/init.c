@@ -1,0 +1,1 @@
+/* init.c: written by its owner (see sim.h). */

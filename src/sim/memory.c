@@ -1,0 +1,1 @@
+/* memory.c: written by its owner (see sim.h). */

@@ -1,0 +1,1 @@
+/* model.c: written by its owner (see sim.h). */

@@ -1,0 +1,1 @@
+/* state.c: written by its owner (see sim.h). */

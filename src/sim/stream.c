@@ -1,0 +1,1 @@
+/* stream.c: written by its owner (see sim.h). */
