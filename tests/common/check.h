@@ -33,12 +33,19 @@ static int check_count;
 
 #define CHECK_OK(call) CHECK_RC(call, 0)
 
-/* Stops the test at once: for failures after which nothing else can be checked. */
+/* Stops the test at once: for failures after which nothing else can be checked. The condition
+ * is evaluated exactly once. */
 #define REQUIRE(cond, ...)                                                                         \
     do {                                                                                           \
-        CHECK(cond, __VA_ARGS__);                                                                  \
-        if (!(cond))                                                                               \
+        int require_ok_ = !!(cond);                                                                \
+        check_count++;                                                                             \
+        if (!require_ok_) {                                                                        \
+            check_failures++;                                                                      \
+            fprintf(stderr, "not ok %d - %s:%d: %s: ", check_count, __FILE__, __LINE__, #cond);    \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
             exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
 #define REQUIRE_OK(call)                                                                           \
