@@ -164,7 +164,9 @@ struct CUctx_st {
 #define SIM_CTX_MAGIC 0x43545831u
 
 /* The calling thread's current context (after primary-context binding rules), or an error:
- * CUDA_ERROR_NOT_INITIALIZED, CUDA_ERROR_INVALID_CONTEXT. */
+ * CUDA_ERROR_NOT_INITIALIZED, CUDA_ERROR_INVALID_CONTEXT, CUDA_ERROR_CONTEXT_IS_DESTROYED (made
+ * current, then destroyed by another thread). When the context has a sticky error, *out is set
+ * and that error is returned, so a caller that fails on any error honours sticky errors. */
 CUresult sim_ctx_current(struct CUctx_st **out);
 /* Validates a context handle given by the application. */
 CUresult sim_ctx_check(CUcontext ctx);
