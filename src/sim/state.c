@@ -1,1 +1,1546 @@
-/* state.c: written by its owner (see sim.h). */
+/*
+ * The shared, cross-process state of the simulated devices (see docs/internals/sim.md).
+ *
+ * An instance lives in <dir>/gpool-sim-<name>/:
+ *   state   the shared state file (state_layout.h), mapped by every attached process
+ *   slots   the liveness lock file: byte i is OFD-locked by the process owning slot i
+ *   mem<N>  device N's memory: a sparse file of the device's size, mapped lazily
+ *
+ * Every mutation of the state happens under the robust header lock and is ordered so that a
+ * process killed at any instant leaves records that repair() can finish or undo: the record's
+ * `state` is written last (release order) and the byte sums are caches recomputed by repair.
+ */
+#include "state_layout.h"
+
+#include "gpool/failpoint.h"
+#include "gpool/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#define COMP "sim"
+
+struct sim_instance {
+    char name[SIM_NAME_MAX];
+    char dir[PATH_MAX - 32];     /* the instance directory (room left for its files) */
+    struct sim_state_hdr *hdr;   /* the mapped state file */
+    size_t map_size;
+    int state_fd;
+    int probe_fd;                /* slots file: probes other slots' liveness locks */
+    int live_fd;                 /* slots file: holds our own slot's lock; -1 when none */
+    int slot;                    /* our slot, -1 before one is claimed (or after fork) */
+    int observer;                /* opened for inspection: never claims a slot */
+    int ndev;
+    const struct sim_model *models[SIM_MAX_DEVICES];
+    int mem_fd[SIM_MAX_DEVICES];
+    void *_Atomic mem[SIM_MAX_DEVICES];
+    pthread_mutex_t local_lock;  /* guards mem[] mapping and slot claiming in this process */
+    struct sim_instance *next;   /* the process's list of attachments (for fork) */
+};
+
+/* ---- small helpers -------------------------------------------------------------------------- */
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static uint64_t align64(uint64_t x)
+{
+    return (x + 63) & ~63ull;
+}
+
+static struct sim_state_dev *st_dev(const struct sim_state_hdr *h, int d)
+{
+    uint64_t off = 0;
+    sim_state_layout(h->ndev, h->nslots, h->nrecs, &off, NULL, NULL);
+    return (struct sim_state_dev *)((char *)h + off) + d;
+}
+
+static struct sim_state_slot *st_slot(const struct sim_state_hdr *h, int s)
+{
+    uint64_t off = 0;
+    sim_state_layout(h->ndev, h->nslots, h->nrecs, NULL, &off, NULL);
+    return (struct sim_state_slot *)((char *)h + off) + s;
+}
+
+static struct sim_state_rec *st_recs(const struct sim_state_hdr *h, int d)
+{
+    uint64_t off = 0;
+    sim_state_layout(h->ndev, h->nslots, h->nrecs, NULL, NULL, &off);
+    return (struct sim_state_rec *)((char *)h + off) + (uint64_t)d * h->nrecs;
+}
+
+static void store_state(uint32_t *p, uint32_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t hash64(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    /* splitmix64 finaliser so that near inputs give unrelated outputs */
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return h;
+}
+
+/* Formats a path; -ENAMETOOLONG (and an empty buf) when it does not fit. */
+static int path_fmt(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int path_fmt(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= len) {
+        buf[0] = '\0';
+        return -ENAMETOOLONG;
+    }
+    return 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char buf[PATH_MAX];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof(buf))
+        return -ENAMETOOLONG;
+    memcpy(buf, path, len + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, mode) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* Removes a directory holding only plain files (an instance directory). */
+static int remove_tree(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return -errno;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char p[PATH_MAX];
+        if (path_fmt(p, sizeof(p), "%s/%s", path, e->d_name) == 0)
+            unlink(p);
+    }
+    closedir(d);
+    return rmdir(path) < 0 ? -errno : 0;
+}
+
+/* ---- layout and formatting ------------------------------------------------------------------ */
+
+/* Computes the offsets of each part of the state file (see state_layout.h). Any out pointer may
+ * be NULL. Returns the file size, or 0 when the counts are out of range. */
+uint64_t sim_state_layout(uint32_t ndev, uint32_t nslots, uint32_t nrecs, uint64_t *dev_off,
+                          uint64_t *slot_off, uint64_t *rec_off)
+{
+    if (ndev < 1 || ndev > SIM_MAX_DEVICES || nslots < 1 || nslots > SIM_STATE_MAX_SLOTS ||
+        nrecs < 1 || nrecs > SIM_STATE_MAX_RECS)
+        return 0;
+    uint64_t d = align64(sizeof(struct sim_state_hdr));
+    uint64_t s = align64(d + (uint64_t)ndev * sizeof(struct sim_state_dev));
+    uint64_t r = align64(s + (uint64_t)nslots * sizeof(struct sim_state_slot));
+    uint64_t end = align64(r + (uint64_t)ndev * nrecs * sizeof(struct sim_state_rec));
+    if (dev_off)
+        *dev_off = d;
+    if (slot_off)
+        *slot_off = s;
+    if (rec_off)
+        *rec_off = r;
+    return end;
+}
+
+static int init_robust_mutex(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t a;
+    int rc = pthread_mutexattr_init(&a);
+    if (rc)
+        return -rc;
+    rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    if (!rc)
+        rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    if (!rc)
+        rc = pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+    return -rc;
+}
+
+/* Checks that name is a usable instance name (see state_layout.h). */
+int sim_instance_name_ok(const char *name)
+{
+    if (!name || !name[0] || name[0] == '.' || strlen(name) >= SIM_NAME_MAX)
+        return 0;
+    for (const char *p = name; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Formats a fresh image (see state_layout.h). */
+int sim_state_format(void *buf, size_t len, const char *name, const struct sim_model *const *models,
+                     int ndev, uint32_t nslots, uint32_t nrecs)
+{
+    uint64_t size = sim_state_layout((uint32_t)ndev, nslots, nrecs, NULL, NULL, NULL);
+    if (!buf || size == 0 || len != size || !sim_instance_name_ok(name))
+        return -EINVAL;
+    struct sim_state_hdr *h = buf;
+    h->version = SIM_STATE_VERSION;
+    h->hdr_size = sizeof(struct sim_state_hdr);
+    h->dev_size = sizeof(struct sim_state_dev);
+    h->slot_size = sizeof(struct sim_state_slot);
+    h->rec_size = sizeof(struct sim_state_rec);
+    h->ndev = (uint32_t)ndev;
+    h->nslots = nslots;
+    h->nrecs = nrecs;
+    h->file_size = size;
+    h->created = (uint64_t)time(NULL);
+    snprintf(h->instance, sizeof(h->instance), "%s", name);
+    int rc = init_robust_mutex(&h->lock);
+    if (rc)
+        return rc;
+    for (int d = 0; d < ndev; d++) {
+        struct sim_state_dev *dev = st_dev(h, d);
+        if (!models[d])
+            return -EINVAL;
+        snprintf(dev->alias, sizeof(dev->alias), "%s", models[d]->alias);
+        dev->vram_bytes = models[d]->vram_bytes;
+        /* UUIDs depend only on (instance, index): stable across re-creation. */
+        uint64_t seed = 0xcbf29ce484222325ull ^ (uint64_t)d;
+        uint64_t a = hash64(seed, name, strlen(name));
+        uint64_t b = hash64(a ^ 0x9e3779b97f4a7c15ull, name, strlen(name));
+        memcpy(dev->uuid, &a, 8);
+        memcpy(dev->uuid + 8, &b, 8);
+        dev->pci_domain = 0;
+        dev->pci_bus = 0x18 + 8 * d;
+        dev->pci_device = 0;
+        rc = init_robust_mutex(&dev->engine);
+        if (rc)
+            return rc;
+    }
+    __atomic_store_n(&h->magic, SIM_STATE_MAGIC, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* ---- validation ----------------------------------------------------------------------------- */
+
+struct range {
+    uint64_t off, size;
+    uint32_t index;
+};
+
+static int range_cmp(const void *a, const void *b)
+{
+    const struct range *x = a, *y = b;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static int str_terminated(const char *s, size_t n)
+{
+    return memchr(s, '\0', n) != NULL;
+}
+
+/* Validates the header only (no records): enough to know the file's size and that its mutex
+ * may be used. */
+static int validate_header(const struct sim_state_hdr *h, size_t len, char *err, size_t errlen)
+{
+    if (len < sizeof(*h)) {
+        seterr(err, errlen, "state image too short (%zu bytes, header needs %zu)", len, sizeof(*h));
+        return -EINVAL;
+    }
+    if (h->magic != SIM_STATE_MAGIC) {
+        seterr(err, errlen, "not a gpool sim state file (bad magic 0x%016llx)",
+               (unsigned long long)h->magic);
+        return -EINVAL;
+    }
+    if (h->version != SIM_STATE_VERSION) {
+        seterr(err, errlen, "state layout version %u is not supported (this gpool reads %u)",
+               h->version, SIM_STATE_VERSION);
+        return -EINVAL;
+    }
+    if (h->hdr_size != sizeof(struct sim_state_hdr) || h->dev_size != sizeof(struct sim_state_dev) ||
+        h->slot_size != sizeof(struct sim_state_slot) || h->rec_size != sizeof(struct sim_state_rec)) {
+        seterr(err, errlen, "state layout sizes %u/%u/%u/%u differ from this build's %zu/%zu/%zu/%zu",
+               h->hdr_size, h->dev_size, h->slot_size, h->rec_size, sizeof(struct sim_state_hdr),
+               sizeof(struct sim_state_dev), sizeof(struct sim_state_slot),
+               sizeof(struct sim_state_rec));
+        return -EINVAL;
+    }
+    uint64_t size = sim_state_layout(h->ndev, h->nslots, h->nrecs, NULL, NULL, NULL);
+    if (size == 0) {
+        seterr(err, errlen, "bad table sizes: %u devices (1 to %d), %u slots, %u records",
+               h->ndev, SIM_MAX_DEVICES, h->nslots, h->nrecs);
+        return -EINVAL;
+    }
+    if (h->file_size != size || len != size) {
+        seterr(err, errlen, "state size is %zu bytes, header says %llu, layout needs %llu", len,
+               (unsigned long long)h->file_size, (unsigned long long)size);
+        return -EINVAL;
+    }
+    if (!str_terminated(h->instance, sizeof(h->instance)) || !sim_instance_name_ok(h->instance)) {
+        seterr(err, errlen, "bad instance name in state header");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Validates an aligned image; see sim_state_validate. */
+static int validate_image(const struct sim_state_hdr *h, size_t len, char *err, size_t errlen)
+{
+    int rc = validate_header(h, len, err, errlen);
+    if (rc)
+        return rc;
+    for (uint32_t s = 0; s < h->nslots; s++) {
+        const struct sim_state_slot *sl = st_slot(h, (int)s);
+        if (sl->state > SIM_SLOT_LIVE) {
+            seterr(err, errlen, "slot %u: bad state %u", s, sl->state);
+            return -EINVAL;
+        }
+    }
+    struct range *ranges = malloc((size_t)h->nrecs * sizeof(*ranges));
+    if (!ranges) {
+        seterr(err, errlen, "out of memory validating %u records", h->nrecs);
+        return -ENOMEM;
+    }
+    rc = -EINVAL;
+    for (uint32_t d = 0; d < h->ndev; d++) {
+        const struct sim_state_dev *dev = st_dev(h, (int)d);
+        if (!str_terminated(dev->alias, sizeof(dev->alias))) {
+            seterr(err, errlen, "device %u: unterminated model name", d);
+            goto out;
+        }
+        const struct sim_model *m = sim_model_find(dev->alias);
+        if (!m) {
+            seterr(err, errlen, "device %u: unknown model \"%s\"", d, dev->alias);
+            goto out;
+        }
+        if (dev->vram_bytes != m->vram_bytes) {
+            seterr(err, errlen, "device %u: memory size %llu differs from model %s (%llu)", d,
+                   (unsigned long long)dev->vram_bytes, m->alias,
+                   (unsigned long long)m->vram_bytes);
+            goto out;
+        }
+        if (dev->used_bytes > dev->vram_bytes) {
+            seterr(err, errlen, "device %u: used %llu bytes exceeds its %llu", d,
+                   (unsigned long long)dev->used_bytes, (unsigned long long)dev->vram_bytes);
+            goto out;
+        }
+        if (dev->nrec_used > h->nrecs) {
+            seterr(err, errlen, "device %u: record bound %u exceeds table size %u", d,
+                   dev->nrec_used, h->nrecs);
+            goto out;
+        }
+        const struct sim_state_rec *recs = st_recs(h, (int)d);
+        uint32_t nr = 0;
+        for (uint32_t i = 0; i < h->nrecs; i++) {
+            const struct sim_state_rec *r = &recs[i];
+            if (r->state == SIM_REC_FREE)
+                continue;
+            if (r->state > SIM_REC_FREEING) {
+                seterr(err, errlen, "device %u record %u: bad state %u", d, i, r->state);
+                goto out;
+            }
+            if (i >= dev->nrec_used) {
+                seterr(err, errlen, "device %u record %u: in use past the bound %u", d, i,
+                       dev->nrec_used);
+                goto out;
+            }
+            if (r->owner < 0 || (uint32_t)r->owner >= h->nslots) {
+                seterr(err, errlen, "device %u record %u: bad owner slot %d", d, i, r->owner);
+                goto out;
+            }
+            if (r->size == 0 || r->size % SIM_ALLOC_GRANULE || r->size > dev->vram_bytes) {
+                seterr(err, errlen, "device %u record %u: bad size %llu", d, i,
+                       (unsigned long long)r->size);
+                goto out;
+            }
+            if (r->kind == SIM_CHARGE_MEMORY) {
+                if (r->offset % SIM_ALLOC_GRANULE || r->offset > dev->vram_bytes - r->size) {
+                    seterr(err, errlen, "device %u record %u: block [%llu, +%llu) lies outside "
+                           "the device's %llu bytes", d, i, (unsigned long long)r->offset,
+                           (unsigned long long)r->size, (unsigned long long)dev->vram_bytes);
+                    goto out;
+                }
+                ranges[nr].off = r->offset;
+                ranges[nr].size = r->size;
+                ranges[nr].index = i;
+                nr++;
+            } else if (r->kind == SIM_CHARGE_OVERHEAD) {
+                if (r->offset != SIM_OVERHEAD_HANDLE_BASE + (uint64_t)i * SIM_ALLOC_GRANULE) {
+                    seterr(err, errlen, "device %u record %u: bad overhead handle", d, i);
+                    goto out;
+                }
+            } else {
+                seterr(err, errlen, "device %u record %u: bad kind %u", d, i, r->kind);
+                goto out;
+            }
+        }
+        qsort(ranges, nr, sizeof(*ranges), range_cmp);
+        for (uint32_t i = 1; i < nr; i++) {
+            if (ranges[i - 1].off + ranges[i - 1].size > ranges[i].off) {
+                seterr(err, errlen, "device %u: records %u and %u overlap", d, ranges[i - 1].index,
+                       ranges[i].index);
+                goto out;
+            }
+        }
+    }
+    rc = 0;
+out:
+    free(ranges);
+    return rc;
+}
+
+/* Validates an untrusted image (see sim.h). Copies it when it is not suitably aligned. */
+int sim_state_validate(const void *image, size_t len, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!image) {
+        seterr(err, errlen, "no state image");
+        return -EINVAL;
+    }
+    if (len < sizeof(struct sim_state_hdr)) {
+        seterr(err, errlen, "state image too short (%zu bytes, header needs %zu)", len,
+               sizeof(struct sim_state_hdr));
+        return -EINVAL;
+    }
+    if (((uintptr_t)image % _Alignof(struct sim_state_hdr)) == 0)
+        return validate_image(image, len, err, errlen);
+    /* Check the size from an aligned copy of the header before copying the whole image. */
+    struct sim_state_hdr h;
+    memcpy(&h, image, sizeof(h));
+    int rc = validate_header(&h, len, err, errlen); /* bounds len by the largest layout */
+    if (rc)
+        return rc;
+    void *copy = aligned_alloc(64, align64(len));
+    if (!copy) {
+        seterr(err, errlen, "out of memory copying a %zu-byte state image", len);
+        return -ENOMEM;
+    }
+    memcpy(copy, image, len);
+    rc = validate_image(copy, len, err, errlen);
+    free(copy);
+    return rc;
+}
+
+/* ---- liveness, locking, repair -------------------------------------------------------------- */
+
+static int slot_alive(const struct sim_instance *inst, int s)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = s, .l_len = 1};
+    if (fcntl(inst->probe_fd, F_OFD_GETLK, &fl) < 0)
+        return 1; /* cannot tell: never reap on doubt */
+    return fl.l_type != F_UNLCK;
+}
+
+static void punch(const struct sim_instance *inst, int d, uint64_t off, uint64_t size)
+{
+    if (fallocate(inst->mem_fd[d], FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+                  (off_t)size) < 0)
+        LOG_DEBUG(COMP, "instance %s: device %d: cannot punch [%llu, +%llu): %s", inst->name, d,
+                  (unsigned long long)off, (unsigned long long)size, strerror(errno));
+}
+
+/* Recomputes every cache (sums, bounds) from the records. Lock held. */
+static void recompute(struct sim_instance *inst)
+{
+    struct sim_state_hdr *h = inst->hdr;
+    for (uint32_t s = 0; s < h->nslots; s++)
+        memset(st_slot(h, (int)s)->used, 0, sizeof(st_slot(h, (int)s)->used));
+    for (uint32_t d = 0; d < h->ndev; d++) {
+        struct sim_state_dev *dev = st_dev(h, (int)d);
+        struct sim_state_rec *recs = st_recs(h, (int)d);
+        uint64_t used = 0;
+        uint32_t bound = 0;
+        for (uint32_t i = 0; i < h->nrecs; i++) {
+            if (recs[i].state == SIM_REC_FREE)
+                continue;
+            bound = i + 1;
+            if (recs[i].state == SIM_REC_LIVE) {
+                used += recs[i].size;
+                st_slot(h, recs[i].owner)->used[d] += recs[i].size;
+            }
+        }
+        dev->used_bytes = used;
+        dev->nrec_used = bound;
+        if (dev->hint > dev->vram_bytes || dev->hint % SIM_ALLOC_GRANULE)
+            dev->hint = 0;
+    }
+}
+
+/* Called by the holder that found the previous holder dead (EOWNERDEAD): finishes or undoes
+ * whatever the dead holder was doing. Records that are not valid are dropped. */
+static void repair(struct sim_instance *inst)
+{
+    struct sim_state_hdr *h = inst->hdr;
+    int dropped = 0;
+    for (uint32_t s = 0; s < h->nslots; s++) {
+        struct sim_state_slot *sl = st_slot(h, (int)s);
+        if (sl->state > SIM_SLOT_LIVE)
+            store_state(&sl->state, SIM_SLOT_FREE);
+        sl->name[sizeof(sl->name) - 1] = '\0';
+    }
+    for (uint32_t d = 0; d < h->ndev; d++) {
+        struct sim_state_dev *dev = st_dev(h, (int)d);
+        struct sim_state_rec *recs = st_recs(h, (int)d);
+        for (uint32_t i = 0; i < h->nrecs; i++) {
+            struct sim_state_rec *r = &recs[i];
+            uint32_t state = r->state;
+            if (state == SIM_REC_FREE)
+                continue;
+            int sane = r->owner >= 0 && (uint32_t)r->owner < h->nslots && r->size > 0 &&
+                       r->size % SIM_ALLOC_GRANULE == 0 && r->size <= dev->vram_bytes &&
+                       (r->kind == SIM_CHARGE_OVERHEAD ||
+                        (r->kind == SIM_CHARGE_MEMORY && r->offset % SIM_ALLOC_GRANULE == 0 &&
+                         r->offset <= dev->vram_bytes - r->size));
+            if (state == SIM_REC_LIVE && sane && st_slot(h, r->owner)->state != SIM_SLOT_FREE)
+                continue;
+            /* RESERVING (never returned to its owner), FREEING (release interrupted), a
+             * charge of a free slot, or garbage: release it. */
+            if (sane && r->kind == SIM_CHARGE_MEMORY)
+                punch(inst, (int)d, r->offset, r->size);
+            store_state(&r->state, SIM_REC_FREE);
+            dropped++;
+        }
+    }
+    recompute(inst);
+    h->repairs++;
+    LOG_WARN(COMP, "instance %s: a process died holding the state lock; repaired (%d records "
+             "released)", inst->name, dropped);
+}
+
+/* Takes the state lock, repairing after a dead holder. 0 or -errno. */
+static int st_lock(struct sim_instance *inst)
+{
+    int rc = pthread_mutex_lock(&inst->hdr->lock);
+    if (rc == EOWNERDEAD) {
+        repair(inst);
+        pthread_mutex_consistent(&inst->hdr->lock);
+        rc = 0;
+    }
+    if (rc) {
+        LOG_ERROR(COMP, "instance %s: cannot take the state lock: %s", inst->name, strerror(rc));
+        return -rc;
+    }
+    return 0;
+}
+
+static void st_unlock(struct sim_instance *inst)
+{
+    pthread_mutex_unlock(&inst->hdr->lock);
+}
+
+/* Releases one live record (FREEING → punch → FREE → sums). Lock held. */
+static void release_record(struct sim_instance *inst, int d, struct sim_state_rec *r)
+{
+    struct sim_state_hdr *h = inst->hdr;
+    store_state(&r->state, SIM_REC_FREEING);
+    GPOOL_FAILPOINT("sim.state.free.marked");
+    if (r->kind == SIM_CHARGE_MEMORY)
+        punch(inst, d, r->offset, r->size);
+    GPOOL_FAILPOINT("sim.state.free.punched");
+    store_state(&r->state, SIM_REC_FREE);
+    struct sim_state_dev *dev = st_dev(h, d);
+    struct sim_state_slot *sl = st_slot(h, r->owner);
+    dev->used_bytes = dev->used_bytes >= r->size ? dev->used_bytes - r->size : 0;
+    sl->used[d] = sl->used[d] >= r->size ? sl->used[d] - r->size : 0;
+}
+
+/* Releases every charge of slot s and frees the slot. Lock held. */
+static void release_slot(struct sim_instance *inst, int s)
+{
+    struct sim_state_hdr *h = inst->hdr;
+    for (uint32_t d = 0; d < h->ndev; d++) {
+        struct sim_state_rec *recs = st_recs(h, (int)d);
+        uint32_t bound = st_dev(h, (int)d)->nrec_used;
+        for (uint32_t i = 0; i < bound; i++) {
+            if (recs[i].state == SIM_REC_LIVE && recs[i].owner == s) {
+                release_record(inst, (int)d, &recs[i]);
+                GPOOL_FAILPOINT("sim.state.reap.record");
+            }
+        }
+    }
+    store_state(&st_slot(h, s)->state, SIM_SLOT_FREE);
+}
+
+/* Reaps the slots of dead processes. Lock held. Returns how many were reaped. */
+static int reap(struct sim_instance *inst)
+{
+    struct sim_state_hdr *h = inst->hdr;
+    int n = 0;
+    for (uint32_t s = 0; s < h->nslots; s++) {
+        struct sim_state_slot *sl = st_slot(h, (int)s);
+        if (sl->state == SIM_SLOT_FREE || (int)s == inst->slot || slot_alive(inst, (int)s))
+            continue;
+        LOG_INFO(COMP, "instance %s: reaping slot %u of dead process %d (%s)", inst->name, s,
+                 sl->pid, sl->name);
+        release_slot(inst, (int)s);
+        n++;
+    }
+    return n;
+}
+
+/* ---- attachments and fork ------------------------------------------------------------------- */
+
+static pthread_mutex_t attach_list_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sim_instance *attach_list;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void atfork_prepare(void)
+{
+    pthread_mutex_lock(&attach_list_lock);
+}
+
+static void atfork_parent(void)
+{
+    pthread_mutex_unlock(&attach_list_lock);
+}
+
+/* In a forked child: forget the parent's slot. Closing our copy of the liveness descriptor
+ * does not release the parent's OFD lock (it goes when the last descriptor closes), and once
+ * the parent dies the child no longer keeps its slot alive. The child claims a slot of its
+ * own when it first charges memory. */
+static void atfork_child(void)
+{
+    pthread_mutex_init(&attach_list_lock, NULL);
+    for (struct sim_instance *i = attach_list; i; i = i->next) {
+        pthread_mutex_init(&i->local_lock, NULL);
+        if (i->live_fd >= 0)
+            close(i->live_fd);
+        i->live_fd = -1;
+        i->slot = -1;
+    }
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+static void list_add(struct sim_instance *inst)
+{
+    pthread_once(&atfork_once, register_atfork);
+    pthread_mutex_lock(&attach_list_lock);
+    inst->next = attach_list;
+    attach_list = inst;
+    pthread_mutex_unlock(&attach_list_lock);
+}
+
+static void list_remove(struct sim_instance *inst)
+{
+    pthread_mutex_lock(&attach_list_lock);
+    for (struct sim_instance **p = &attach_list; *p; p = &(*p)->next) {
+        if (*p == inst) {
+            *p = inst->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&attach_list_lock);
+}
+
+/* Claims a free slot for this process. State lock held. 0 or -errno. */
+static int claim_slot(struct sim_instance *inst)
+{
+    struct sim_state_hdr *h = inst->hdr;
+    char path[PATH_MAX];
+    if (inst->live_fd < 0) {
+        path_fmt(path, sizeof(path), "%s/slots", inst->dir);
+        inst->live_fd = open(path, O_RDWR | O_CLOEXEC);
+        if (inst->live_fd < 0)
+            return -errno;
+    }
+    reap(inst);
+    for (uint32_t s = 0; s < h->nslots; s++) {
+        struct sim_state_slot *sl = st_slot(h, (int)s);
+        if (sl->state != SIM_SLOT_FREE)
+            continue;
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = s, .l_len = 1};
+        if (fcntl(inst->live_fd, F_OFD_SETLK, &fl) < 0)
+            continue; /* a process still exiting holds it */
+        store_state(&sl->state, SIM_SLOT_CLAIMING);
+        sl->pid = (int32_t)getpid();
+        sl->start_time = (uint64_t)time(NULL);
+        sl->generation++;
+        snprintf(sl->name, sizeof(sl->name), "%s", program_invocation_short_name);
+        memset(sl->used, 0, sizeof(sl->used));
+        GPOOL_FAILPOINT("sim.state.attach.claimed");
+        store_state(&sl->state, SIM_SLOT_LIVE);
+        inst->slot = (int)s;
+        return 0;
+    }
+    return -EUSERS;
+}
+
+/* Makes sure this process owns a slot (a forked child claims its own). */
+static int ensure_slot(struct sim_instance *inst)
+{
+    if (inst->slot >= 0)
+        return 0;
+    if (inst->observer)
+        return -EPERM;
+    int rc = st_lock(inst);
+    if (rc)
+        return rc;
+    rc = inst->slot >= 0 ? 0 : claim_slot(inst);
+    st_unlock(inst);
+    if (rc)
+        LOG_ERROR(COMP, "instance %s: cannot claim a process slot: %s", inst->name, strerror(-rc));
+    return rc;
+}
+
+static void instance_free(struct sim_instance *inst)
+{
+    if (!inst)
+        return;
+    for (int d = 0; d < SIM_MAX_DEVICES; d++) {
+        void *m = atomic_load(&inst->mem[d]);
+        if (m && inst->models[d])
+            munmap(m, inst->models[d]->vram_bytes);
+        if (inst->mem_fd[d] >= 0)
+            close(inst->mem_fd[d]);
+    }
+    if (inst->hdr)
+        munmap(inst->hdr, inst->map_size);
+    if (inst->state_fd >= 0)
+        close(inst->state_fd);
+    if (inst->probe_fd >= 0)
+        close(inst->probe_fd);
+    if (inst->live_fd >= 0)
+        close(inst->live_fd);
+    pthread_mutex_destroy(&inst->local_lock);
+    free(inst);
+}
+
+/* Creates the instance in a temporary directory and renames it into place, so that a
+ * concurrent attacher sees either nothing or a complete instance. Losing the race is success. */
+static int create_instance(const char *simdir, const char *name, const char *instdir,
+                           const struct sim_model *const *models, int ndev, char *err,
+                           size_t errlen)
+{
+    char tmp[PATH_MAX], path[PATH_MAX];
+    int fd = -1, rc;
+    void *map = MAP_FAILED;
+    uint64_t size = sim_state_layout((uint32_t)ndev, SIM_STATE_SLOTS, SIM_STATE_RECS, NULL, NULL,
+                                     NULL);
+
+    if (path_fmt(tmp, sizeof(tmp), "%s/.gpool-sim-%s.tmp.XXXXXX", simdir, name))
+        return -ENAMETOOLONG;
+    if (!mkdtemp(tmp)) {
+        rc = -errno;
+        seterr(err, errlen, "sim: cannot create a directory in %s: %s", simdir, strerror(-rc));
+        return rc;
+    }
+    path_fmt(path, sizeof(path), "%s/state", tmp);
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        goto sys_fail;
+    /* The state file is reserved up front: touching it later must never SIGBUS. */
+    if ((rc = posix_fallocate(fd, 0, (off_t)size)) != 0) {
+        errno = rc;
+        goto sys_fail;
+    }
+    map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED)
+        goto sys_fail;
+    rc = sim_state_format(map, size, name, models, ndev, SIM_STATE_SLOTS, SIM_STATE_RECS);
+    if (rc) {
+        seterr(err, errlen, "sim: cannot format the state of instance \"%s\": %s", name,
+               strerror(-rc));
+        goto fail;
+    }
+    munmap(map, size);
+    map = MAP_FAILED;
+    close(fd);
+    fd = -1;
+    path_fmt(path, sizeof(path), "%s/slots", tmp);
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        goto sys_fail;
+    close(fd);
+    for (int d = 0; d < ndev; d++) {
+        path_fmt(path, sizeof(path), "%s/mem%d", tmp, d);
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 || ftruncate(fd, (off_t)models[d]->vram_bytes) < 0)
+            goto sys_fail;
+        close(fd);
+        fd = -1;
+    }
+    GPOOL_FAILPOINT("sim.state.create.rename");
+    if (rename(tmp, instdir) < 0) {
+        rc = -errno;
+        remove_tree(tmp);
+        if (rc == -EEXIST || rc == -ENOTEMPTY)
+            return 0; /* another process created it first */
+        seterr(err, errlen, "sim: cannot create instance directory %s: %s", instdir, strerror(-rc));
+        return rc;
+    }
+    LOG_INFO(COMP, "created instance %s in %s", name, instdir);
+    return 0;
+
+sys_fail:
+    rc = -errno;
+    seterr(err, errlen, "sim: cannot create the files of instance \"%s\" in %s: %s", name, simdir,
+           strerror(-rc));
+fail:
+    if (map != MAP_FAILED)
+        munmap(map, size);
+    if (fd >= 0)
+        close(fd);
+    remove_tree(tmp);
+    return rc;
+}
+
+static void join_aliases(const struct sim_model *const *models, int n, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "," : "", models[i]->alias);
+}
+
+/* Opens (and when models is non-NULL and create is set, creates) instance name in simdir. */
+static int instance_open(const char *simdir, const char *name, const struct sim_model *const *want,
+                         int nwant, int create, int observer, struct sim_instance **out, char *err,
+                         size_t errlen)
+{
+    struct sim_instance *inst = calloc(1, sizeof(*inst));
+    char path[PATH_MAX];
+    int rc, locked = 0;
+    struct stat st;
+
+    *out = NULL;
+    if (!inst) {
+        seterr(err, errlen, "sim: out of memory");
+        return -ENOMEM;
+    }
+    inst->state_fd = inst->probe_fd = inst->live_fd = -1;
+    inst->slot = -1;
+    inst->observer = observer;
+    for (int d = 0; d < SIM_MAX_DEVICES; d++)
+        inst->mem_fd[d] = -1;
+    pthread_mutex_init(&inst->local_lock, NULL);
+    snprintf(inst->name, sizeof(inst->name), "%s", name);
+    if (snprintf(inst->dir, sizeof(inst->dir), "%s/gpool-sim-%s", simdir, name) >=
+        (int)sizeof(inst->dir)) {
+        seterr(err, errlen, "sim: instance path under \"%s\" is too long", simdir);
+        rc = -ENAMETOOLONG;
+        goto fail;
+    }
+    path_fmt(path, sizeof(path), "%s/state", inst->dir);
+    for (int tries = 0;; tries++) {
+        inst->state_fd = open(path, O_RDWR | O_CLOEXEC);
+        if (inst->state_fd >= 0)
+            break;
+        rc = -errno;
+        if (rc != -ENOENT || !create || tries >= 3) {
+            seterr(err, errlen, "sim: cannot open %s: %s", path, strerror(-rc));
+            goto fail;
+        }
+        rc = create_instance(simdir, name, inst->dir, want, nwant, err, errlen);
+        if (rc)
+            goto fail;
+    }
+    if (fstat(inst->state_fd, &st) < 0) {
+        rc = -errno;
+        seterr(err, errlen, "sim: cannot stat %s: %s", path, strerror(-rc));
+        goto fail;
+    }
+    struct sim_state_hdr hh;
+    char why[256];
+    ssize_t got = pread(inst->state_fd, &hh, sizeof(hh), 0);
+    if (got < (ssize_t)sizeof(hh)) {
+        seterr(why, sizeof(why), "file too short (%lld bytes)", (long long)st.st_size);
+        rc = -EINVAL;
+    } else {
+        rc = validate_header(&hh, (size_t)st.st_size, why, sizeof(why));
+    }
+    if (rc) {
+        seterr(err, errlen, "sim: state file %s is unusable: %s; run 'gpool sim reset %s' to "
+               "recreate the instance", path, why, name);
+        rc = -EINVAL;
+        goto fail;
+    }
+    inst->map_size = (size_t)st.st_size;
+    inst->hdr = mmap(NULL, inst->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, inst->state_fd, 0);
+    if (inst->hdr == MAP_FAILED) {
+        rc = -errno;
+        inst->hdr = NULL;
+        seterr(err, errlen, "sim: cannot map %s: %s", path, strerror(-rc));
+        goto fail;
+    }
+    inst->ndev = (int)inst->hdr->ndev;
+
+    path_fmt(path, sizeof(path), "%s/slots", inst->dir);
+    inst->probe_fd = open(path, O_RDWR | O_CLOEXEC);
+    if (inst->probe_fd < 0) {
+        rc = -errno;
+        seterr(err, errlen, "sim: cannot open %s: %s", path, strerror(-rc));
+        goto fail;
+    }
+    for (int d = 0; d < inst->ndev; d++) {
+        path_fmt(path, sizeof(path), "%s/mem%d", inst->dir, d);
+        inst->mem_fd[d] = open(path, O_RDWR | O_CLOEXEC);
+        if (inst->mem_fd[d] < 0) {
+            rc = -errno;
+            seterr(err, errlen, "sim: cannot open device memory %s: %s", path, strerror(-rc));
+            goto fail;
+        }
+    }
+
+    rc = st_lock(inst);
+    if (rc) {
+        seterr(err, errlen, "sim: instance \"%s\": state lock unusable (%s); run 'gpool sim reset "
+               "%s'", name, strerror(-rc), name);
+        goto fail;
+    }
+    locked = 1;
+    rc = validate_image(inst->hdr, inst->map_size, why, sizeof(why));
+    if (rc) {
+        seterr(err, errlen, "sim: state file %s/state is corrupt: %s; run 'gpool sim reset %s' "
+               "to recreate the instance", inst->dir, why, name);
+        rc = -EINVAL;
+        goto fail;
+    }
+    for (int d = 0; d < inst->ndev; d++) {
+        inst->models[d] = sim_model_find(st_dev(inst->hdr, d)->alias);
+        if (fstat(inst->mem_fd[d], &st) < 0 || (uint64_t)st.st_size != inst->models[d]->vram_bytes) {
+            seterr(err, errlen, "sim: device memory file %s/mem%d has the wrong size; run 'gpool "
+                   "sim reset %s'", inst->dir, d, name);
+            rc = -EINVAL;
+            goto fail;
+        }
+    }
+    if (want) {
+        int same = nwant == inst->ndev;
+        for (int d = 0; same && d < nwant; d++)
+            same = want[d] == inst->models[d];
+        if (!same) {
+            char have[256], asked[256];
+            join_aliases(inst->models, inst->ndev, have, sizeof(have));
+            join_aliases(want, nwant, asked, sizeof(asked));
+            seterr(err, errlen, "sim: instance \"%s\" in %s has devices %s but GPOOL_SIM_GPUS "
+                   "asks for %s; run 'gpool sim reset %s' to recreate it, or set "
+                   "GPOOL_SIM_INSTANCE to use another instance", name, inst->dir, have, asked,
+                   name);
+            rc = -EEXIST;
+            goto fail;
+        }
+    }
+    if (observer) {
+        reap(inst);
+    } else {
+        rc = claim_slot(inst); /* reaps dead slots first */
+        if (rc) {
+            seterr(err, errlen, "sim: instance \"%s\": no free process slot (%u processes "
+                   "attached): %s", name, inst->hdr->nslots, strerror(-rc));
+            goto fail;
+        }
+    }
+    st_unlock(inst);
+    list_add(inst);
+    *out = inst;
+    return 0;
+
+fail:
+    if (locked)
+        st_unlock(inst);
+    instance_free(inst);
+    return rc;
+}
+
+/* ---- public entry points -------------------------------------------------------------------- */
+
+/* The data directory used when /dev/shm is too small: /var/tmp/gpool-sim-<uid>. */
+void sim_instance_data_dir(char *buf, size_t len)
+{
+    snprintf(buf, len, "/var/tmp/gpool-sim-%u", (unsigned)getuid());
+}
+
+static int instance_exists(const char *simdir, const char *name)
+{
+    char path[PATH_MAX];
+    path_fmt(path, sizeof(path), "%s/gpool-sim-%s/state", simdir, name);
+    return access(path, F_OK) == 0;
+}
+
+/* Attaches to the instance named by the environment (see sim.h). GPOOL_SIM_GPUS, when set,
+ * must match an existing instance's devices; unset, any existing instance is accepted and a
+ * new one gets SIM_DEFAULT_GPUS. The caller detaches *out with sim_instance_detach(). */
+int sim_instance_attach(struct sim_instance **out, char *err, size_t errlen)
+{
+    const struct sim_model *models[SIM_MAX_DEVICES];
+    char simdir[PATH_MAX];
+    const char *name = getenv("GPOOL_SIM_INSTANCE");
+    const char *spec = getenv("GPOOL_SIM_GPUS");
+    const char *dir = getenv("GPOOL_SIM_DIR");
+
+    if (err && errlen)
+        err[0] = '\0';
+    *out = NULL;
+    if (!name || !*name)
+        name = "default";
+    if (!sim_instance_name_ok(name)) {
+        seterr(err, errlen, "GPOOL_SIM_INSTANCE: bad instance name \"%.80s\" (use letters, "
+               "digits, '.', '_' and '-', at most %d characters)", name, SIM_NAME_MAX - 1);
+        return -EINVAL;
+    }
+    int have_spec = spec && *spec;
+    int n = sim_gpus_parse(have_spec ? spec : SIM_DEFAULT_GPUS, models, SIM_MAX_DEVICES, err,
+                           errlen);
+    if (n < 0)
+        return n;
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += models[i]->vram_bytes;
+
+    if (dir && *dir) {
+        snprintf(simdir, sizeof(simdir), "%s", dir);
+    } else {
+        char data[PATH_MAX];
+        struct statvfs vfs;
+        sim_instance_data_dir(data, sizeof(data));
+        if (instance_exists("/dev/shm", name))
+            snprintf(simdir, sizeof(simdir), "/dev/shm");
+        else if (instance_exists(data, name))
+            snprintf(simdir, sizeof(simdir), "%s", data);
+        else if (statvfs("/dev/shm", &vfs) == 0 &&
+                 (uint64_t)vfs.f_bavail * vfs.f_frsize >= total)
+            snprintf(simdir, sizeof(simdir), "/dev/shm");
+        else
+            snprintf(simdir, sizeof(simdir), "%s", data);
+    }
+    int rc = mkdir_p(simdir, 0700);
+    if (rc) {
+        seterr(err, errlen, "GPOOL_SIM_DIR: cannot create \"%s\": %s", simdir, strerror(-rc));
+        return rc;
+    }
+    rc = instance_open(simdir, name, models, n, 1, 0, out, err, errlen);
+    if (rc == -EEXIST && !have_spec) {
+        /* No device list asked for: take the existing instance as it is. */
+        rc = instance_open(simdir, name, NULL, 0, 0, 0, out, err, errlen);
+    }
+    if (rc == 0)
+        LOG_DEBUG(COMP, "attached to instance %s (%s), slot %d", name, (*out)->dir, (*out)->slot);
+    return rc;
+}
+
+/* Opens an existing instance for inspection (see state_layout.h). */
+int sim_instance_open(const char *dir, const char *name, struct sim_instance **out, char *err,
+                      size_t errlen)
+{
+    if (!sim_instance_name_ok(name)) {
+        seterr(err, errlen, "sim: bad instance name \"%.80s\"", name ? name : "");
+        *out = NULL;
+        return -EINVAL;
+    }
+    return instance_open(dir, name, NULL, 0, 0, 1, out, err, errlen);
+}
+
+/* Releases this process's slot and charges and frees the attachment. NULL is accepted. */
+void sim_instance_detach(struct sim_instance *inst)
+{
+    if (!inst)
+        return;
+    list_remove(inst);
+    if (inst->slot >= 0 && st_lock(inst) == 0) {
+        release_slot(inst, inst->slot);
+        inst->slot = -1;
+        st_unlock(inst);
+    }
+    instance_free(inst);
+}
+
+/* The instance's name, borrowed until detach. */
+const char *sim_instance_name(const struct sim_instance *inst)
+{
+    return inst->name;
+}
+
+/* The number of devices of the instance (0 for NULL). */
+int sim_instance_device_count(const struct sim_instance *inst)
+{
+    return inst ? inst->ndev : 0;
+}
+
+/* Device dev's model (static table entry), NULL when dev is out of range. */
+const struct sim_model *sim_instance_model(const struct sim_instance *inst, int dev)
+{
+    if (!inst || dev < 0 || dev >= inst->ndev)
+        return NULL;
+    return inst->models[dev];
+}
+
+/* Device dev's UUID, derived from (instance name, index) at creation; zeros when out of range. */
+void sim_instance_uuid(const struct sim_instance *inst, int dev, unsigned char uuid[16])
+{
+    if (!inst || dev < 0 || dev >= inst->ndev) {
+        memset(uuid, 0, 16);
+        return;
+    }
+    memcpy(uuid, st_dev(inst->hdr, dev)->uuid, 16);
+}
+
+/* Device dev's PCI location: domain 0, buses 0x18, 0x20, ... (distinct per device). */
+void sim_instance_pci(const struct sim_instance *inst, int dev, int *domain, int *bus, int *device)
+{
+    if (!inst || dev < 0 || dev >= inst->ndev) {
+        *domain = *bus = *device = 0;
+        return;
+    }
+    const struct sim_state_dev *d = st_dev(inst->hdr, dev);
+    *domain = d->pci_domain;
+    *bus = d->pci_bus;
+    *device = d->pci_device;
+}
+
+/* Whole-device memory after reaping dead processes. used is clamped to total. */
+void sim_instance_mem_info(struct sim_instance *inst, int dev, uint64_t *total, uint64_t *used)
+{
+    *total = *used = 0;
+    if (!inst || dev < 0 || dev >= inst->ndev)
+        return;
+    struct sim_state_dev *d = st_dev(inst->hdr, dev);
+    int locked = st_lock(inst) == 0;
+    if (locked)
+        reap(inst);
+    *total = d->vram_bytes;
+    *used = d->used_bytes < d->vram_bytes ? d->used_bytes : d->vram_bytes;
+    if (locked)
+        st_unlock(inst);
+}
+
+/* Lists live processes with charges on dev (after reaping dead ones); returns the count. */
+int sim_instance_processes(struct sim_instance *inst, int dev, struct sim_proc_info *out, int max)
+{
+    if (!inst || dev < 0 || dev >= inst->ndev || st_lock(inst) != 0)
+        return 0;
+    reap(inst);
+    int n = 0;
+    for (uint32_t s = 0; s < inst->hdr->nslots && n < max; s++) {
+        const struct sim_state_slot *sl = st_slot(inst->hdr, (int)s);
+        if (sl->state != SIM_SLOT_LIVE || sl->used[dev] == 0)
+            continue;
+        out[n].pid = sl->pid;
+        out[n].used_bytes = sl->used[dev];
+        snprintf(out[n].name, sizeof(out[n].name), "%s", sl->name);
+        n++;
+    }
+    st_unlock(inst);
+    return n;
+}
+
+/* Counts live attached processes (see state_layout.h). */
+int sim_instance_live_count(struct sim_instance *inst, int32_t *pids, int max)
+{
+    if (!inst || st_lock(inst) != 0)
+        return 0;
+    reap(inst);
+    int n = 0;
+    for (uint32_t s = 0; s < inst->hdr->nslots; s++) {
+        const struct sim_state_slot *sl = st_slot(inst->hdr, (int)s);
+        if (sl->state == SIM_SLOT_FREE)
+            continue;
+        if (pids && n < max)
+            pids[n] = sl->pid;
+        n++;
+    }
+    st_unlock(inst);
+    return n;
+}
+
+/* Reads device dev's cumulative busy time and the CLOCK_MONOTONIC time it is measured on. */
+void sim_instance_busy(struct sim_instance *inst, int dev, uint64_t *busy_ns, uint64_t *now)
+{
+    *now = now_ns();
+    *busy_ns = 0;
+    if (inst && dev >= 0 && dev < inst->ndev)
+        *busy_ns = __atomic_load_n(&st_dev(inst->hdr, dev)->busy_ns, __ATOMIC_RELAXED);
+}
+
+/* Adds engine busy time to device dev (lock-free, shared by all processes). */
+void sim_instance_busy_add(struct sim_instance *inst, int dev, uint64_t ns)
+{
+    if (inst && dev >= 0 && dev < inst->ndev)
+        __atomic_fetch_add(&st_dev(inst->hdr, dev)->busy_ns, ns, __ATOMIC_RELAXED);
+}
+
+/* Maps device dev's memory on first use; NULL when it cannot be mapped (logged). The mapping
+ * is owned by the attachment and lasts until detach. */
+void *sim_instance_dev_memory(struct sim_instance *inst, int dev)
+{
+    if (!inst || dev < 0 || dev >= inst->ndev)
+        return NULL;
+    void *m = atomic_load(&inst->mem[dev]);
+    if (m)
+        return m;
+    pthread_mutex_lock(&inst->local_lock);
+    m = atomic_load(&inst->mem[dev]);
+    if (!m) {
+        m = mmap(NULL, inst->models[dev]->vram_bytes, PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_NORESERVE, inst->mem_fd[dev], 0);
+        if (m == MAP_FAILED) {
+            LOG_ERROR(COMP, "instance %s: cannot map device %d memory (%llu bytes): %s",
+                      inst->name, dev, (unsigned long long)inst->models[dev]->vram_bytes,
+                      strerror(errno));
+            m = NULL;
+        } else {
+            atomic_store(&inst->mem[dev], m);
+        }
+    }
+    pthread_mutex_unlock(&inst->local_lock);
+    return m;
+}
+
+/* Finds room for size bytes in device d's address space. Lock held. */
+static int find_block(struct sim_instance *inst, int d, uint64_t size, uint64_t *off)
+{
+    struct sim_state_hdr *h = inst->hdr;
+    struct sim_state_dev *dev = st_dev(h, d);
+    struct sim_state_rec *recs = st_recs(h, d);
+    uint32_t bound = dev->nrec_used;
+
+    /* Fast path: right after the last block placed, when nothing lies there. */
+    uint64_t at = dev->hint;
+    if (at <= dev->vram_bytes && size <= dev->vram_bytes - at) {
+        int clash = 0;
+        for (uint32_t i = 0; i < bound && !clash; i++) {
+            const struct sim_state_rec *r = &recs[i];
+            clash = r->state != SIM_REC_FREE && r->kind == SIM_CHARGE_MEMORY &&
+                    r->offset < at + size && at < r->offset + r->size;
+        }
+        if (!clash) {
+            *off = at;
+            return 0;
+        }
+    }
+    /* First fit over the sorted blocks. */
+    struct range *rs = malloc(((size_t)bound + 1) * sizeof(*rs));
+    if (!rs)
+        return -ENOMEM;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < bound; i++) {
+        if (recs[i].state != SIM_REC_FREE && recs[i].kind == SIM_CHARGE_MEMORY) {
+            rs[n].off = recs[i].offset;
+            rs[n].size = recs[i].size;
+            n++;
+        }
+    }
+    qsort(rs, n, sizeof(*rs), range_cmp);
+    uint64_t cur = 0;
+    int rc = -ENOMEM;
+    for (uint32_t i = 0; i <= n; i++) {
+        uint64_t next = i < n ? rs[i].off : dev->vram_bytes;
+        if (next >= cur && next - cur >= size) {
+            *off = cur;
+            rc = 0;
+            break;
+        }
+        if (i < n && rs[i].off + rs[i].size > cur)
+            cur = rs[i].off + rs[i].size;
+    }
+    free(rs);
+    return rc;
+}
+
+/* One allocation attempt. Lock held. */
+static int alloc_locked(struct sim_instance *inst, int d, uint64_t size, enum sim_charge_kind kind,
+                        uint64_t *offset)
+{
+    struct sim_state_hdr *h = inst->hdr;
+    struct sim_state_dev *dev = st_dev(h, d);
+    struct sim_state_rec *recs = st_recs(h, d);
+
+    if (dev->used_bytes > dev->vram_bytes || size > dev->vram_bytes - dev->used_bytes)
+        return -ENOMEM;
+    uint32_t r = 0;
+    while (r < h->nrecs && recs[r].state != SIM_REC_FREE)
+        r++;
+    if (r == h->nrecs)
+        return -ENOSPC;
+    uint64_t off;
+    if (kind == SIM_CHARGE_MEMORY) {
+        int rc = find_block(inst, d, size, &off);
+        if (rc)
+            return rc;
+    } else {
+        off = SIM_OVERHEAD_HANDLE_BASE + (uint64_t)r * SIM_ALLOC_GRANULE;
+    }
+    struct sim_state_rec *rec = &recs[r];
+    rec->offset = off;
+    rec->size = size;
+    rec->kind = (uint32_t)kind;
+    rec->owner = inst->slot;
+    if (r >= dev->nrec_used)
+        dev->nrec_used = r + 1;
+    store_state(&rec->state, SIM_REC_RESERVING);
+    GPOOL_FAILPOINT("sim.state.alloc.recorded");
+    if (kind == SIM_CHARGE_MEMORY) {
+        int rc = 0;
+        if (GPOOL_FAILPOINT("sim.state.alloc.reserve"))
+            rc = -ENOSPC;
+        else if (fallocate(inst->mem_fd[d], 0, (off_t)off, (off_t)size) < 0)
+            rc = -errno;
+        if (rc == -EOPNOTSUPP) {
+            LOG_DEBUG(COMP, "instance %s: the file system cannot reserve device memory; "
+                      "allocations are not backed in advance", inst->name);
+            rc = 0;
+        }
+        if (rc) {
+            LOG_INFO(COMP, "instance %s: device %d: cannot reserve %llu bytes of backing at "
+                     "%llu: %s", inst->name, d, (unsigned long long)size,
+                     (unsigned long long)off, strerror(-rc));
+            punch(inst, d, off, size); /* a failed fallocate may leave part of the range */
+            store_state(&rec->state, SIM_REC_FREE);
+            return -ENOMEM;
+        }
+    }
+    GPOOL_FAILPOINT("sim.state.alloc.reserved");
+    store_state(&rec->state, SIM_REC_LIVE);
+    GPOOL_FAILPOINT("sim.state.alloc.committed");
+    dev->used_bytes += size;
+    st_slot(h, inst->slot)->used[d] += size;
+    if (kind == SIM_CHARGE_MEMORY)
+        dev->hint = off + size;
+    GPOOL_FAILPOINT("sim.state.alloc.done");
+    *offset = off;
+    return 0;
+}
+
+/* Charges size bytes of device dev to this process (see sim.h). A forked child claims a slot of
+ * its own first. -EINVAL for a bad device, size or kind; -EPERM for an inspection handle. */
+int sim_state_alloc(struct sim_instance *inst, int dev, uint64_t size, enum sim_charge_kind kind,
+                    uint64_t *offset, uint64_t *charged)
+{
+    if (!inst || dev < 0 || dev >= inst->ndev || !offset ||
+        (kind != SIM_CHARGE_MEMORY && kind != SIM_CHARGE_OVERHEAD))
+        return -EINVAL;
+    uint64_t vram = inst->models[dev]->vram_bytes;
+    if (size > vram)
+        return -ENOMEM;
+    uint64_t rounded = (size + SIM_ALLOC_GRANULE - 1) & ~(SIM_ALLOC_GRANULE - 1);
+    if (rounded == 0)
+        rounded = SIM_ALLOC_GRANULE;
+    int rc = ensure_slot(inst);
+    if (rc)
+        return rc;
+    rc = st_lock(inst);
+    if (rc)
+        return rc;
+    GPOOL_FAILPOINT("sim.state.alloc.locked");
+    rc = alloc_locked(inst, dev, rounded, kind, offset);
+    if (rc == -ENOMEM && reap(inst) > 0)
+        rc = alloc_locked(inst, dev, rounded, kind, offset);
+    st_unlock(inst);
+    if (rc == 0 && charged)
+        *charged = rounded;
+    return rc;
+}
+
+/* Releases one of this process's charges (see sim.h). */
+int sim_state_free(struct sim_instance *inst, int dev, uint64_t offset)
+{
+    if (!inst || dev < 0 || dev >= inst->ndev)
+        return -EINVAL;
+    if (inst->slot < 0)
+        return -ENOENT; /* a forked child owns none of its parent's charges */
+    int rc = st_lock(inst);
+    if (rc)
+        return rc;
+    struct sim_state_rec *recs = st_recs(inst->hdr, dev);
+    uint32_t bound = st_dev(inst->hdr, dev)->nrec_used;
+    rc = -ENOENT;
+    for (uint32_t i = 0; i < bound; i++) {
+        if (recs[i].state == SIM_REC_LIVE && recs[i].offset == offset &&
+            recs[i].owner == inst->slot) {
+            release_record(inst, dev, &recs[i]);
+            rc = 0;
+            break;
+        }
+    }
+    st_unlock(inst);
+    return rc;
+}
+
+/* Checks every invariant of the attached state (see sim.h). */
+int sim_state_check(struct sim_instance *inst, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!inst)
+        return -EINVAL;
+    int rc = st_lock(inst);
+    if (rc) {
+        seterr(err, errlen, "state lock unusable: %s", strerror(-rc));
+        return -EUCLEAN;
+    }
+    struct sim_state_hdr *h = inst->hdr;
+    if (validate_image(h, inst->map_size, err, errlen) != 0) {
+        rc = -EUCLEAN;
+        goto out;
+    }
+    uint64_t *slot_sum = calloc((size_t)h->nslots * SIM_MAX_DEVICES, sizeof(uint64_t));
+    if (!slot_sum) {
+        seterr(err, errlen, "out of memory");
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (uint32_t d = 0; d < h->ndev && !rc; d++) {
+        struct sim_state_dev *dev = st_dev(h, (int)d);
+        struct sim_state_rec *recs = st_recs(h, (int)d);
+        uint64_t sum = 0;
+        for (uint32_t i = 0; i < h->nrecs; i++) {
+            if (recs[i].state == SIM_REC_FREE)
+                continue;
+            if (recs[i].state != SIM_REC_LIVE) {
+                seterr(err, errlen, "device %u record %u: left in transient state %u", d, i,
+                       recs[i].state);
+                rc = -EUCLEAN;
+                break;
+            }
+            if (st_slot(h, recs[i].owner)->state == SIM_SLOT_FREE) {
+                seterr(err, errlen, "device %u record %u: owned by free slot %d", d, i,
+                       recs[i].owner);
+                rc = -EUCLEAN;
+                break;
+            }
+            sum += recs[i].size;
+            slot_sum[(size_t)recs[i].owner * SIM_MAX_DEVICES + d] += recs[i].size;
+        }
+        if (!rc && sum != dev->used_bytes) {
+            seterr(err, errlen, "device %u: used bytes %llu but records sum to %llu", d,
+                   (unsigned long long)dev->used_bytes, (unsigned long long)sum);
+            rc = -EUCLEAN;
+        }
+        if (!rc && sum > dev->vram_bytes) {
+            seterr(err, errlen, "device %u: %llu bytes charged exceed its %llu", d,
+                   (unsigned long long)sum, (unsigned long long)dev->vram_bytes);
+            rc = -EUCLEAN;
+        }
+    }
+    for (uint32_t s = 0; s < h->nslots && !rc; s++) {
+        for (uint32_t d = 0; d < h->ndev && !rc; d++) {
+            uint64_t want = slot_sum[(size_t)s * SIM_MAX_DEVICES + d];
+            if (st_slot(h, (int)s)->used[d] != want) {
+                seterr(err, errlen, "slot %u device %u: usage %llu but records sum to %llu", s, d,
+                       (unsigned long long)st_slot(h, (int)s)->used[d], (unsigned long long)want);
+                rc = -EUCLEAN;
+            }
+        }
+    }
+    free(slot_sum);
+out:
+    st_unlock(inst);
+    return rc;
+}
+
+/* Removes an instance (see state_layout.h). The directory is first renamed away so that a
+ * process attaching meanwhile creates a fresh instance rather than half-removed files. */
+int sim_instance_remove(const char *dir, const char *name, int force, char *err, size_t errlen)
+{
+    struct sim_instance *inst = NULL;
+    char instdir[PATH_MAX], dead[PATH_MAX];
+
+    if (!sim_instance_name_ok(name)) {
+        seterr(err, errlen, "sim: bad instance name \"%.80s\"", name ? name : "");
+        return -EINVAL;
+    }
+    path_fmt(instdir, sizeof(instdir), "%s/gpool-sim-%s", dir, name);
+    if (access(instdir, F_OK) < 0) {
+        seterr(err, errlen, "sim: no instance \"%s\" in %s", name, dir);
+        return -ENOENT;
+    }
+    if (!force) {
+        int rc = sim_instance_open(dir, name, &inst, err, errlen);
+        if (rc)
+            return rc; /* a corrupt instance can only go with --force */
+        int32_t pids[8];
+        int n = sim_instance_live_count(inst, pids, 8);
+        sim_instance_detach(inst);
+        if (n > 0) {
+            size_t used = (size_t)snprintf(err, errlen, "sim: instance \"%s\" is in use by %d "
+                                           "process%s (pid", name, n, n > 1 ? "es" : "");
+            for (int i = 0; i < n && i < 8 && used < errlen; i++)
+                used += (size_t)snprintf(err + used, errlen - used, "%s%d", i ? ", " : " ",
+                                         pids[i]);
+            if (used < errlen)
+                snprintf(err + used, errlen - used, "); stop them or use --force");
+            return -EBUSY;
+        }
+    }
+    path_fmt(dead, sizeof(dead), "%s/.gpool-sim-%s.dead.%d", dir, name, (int)getpid());
+    if (rename(instdir, dead) < 0) {
+        int rc = -errno;
+        seterr(err, errlen, "sim: cannot remove %s: %s", instdir, strerror(-rc));
+        return rc;
+    }
+    int rc = remove_tree(dead);
+    if (rc)
+        seterr(err, errlen, "sim: cannot remove %s: %s", dead, strerror(-rc));
+    return rc;
+}
+
+/* Takes device dev's execution engine; a dead holder's engine is simply taken over. */
+void sim_engine_acquire(struct sim_instance *inst, int dev)
+{
+    if (!inst || dev < 0 || dev >= inst->ndev)
+        return;
+    pthread_mutex_t *m = &st_dev(inst->hdr, dev)->engine;
+    int rc = pthread_mutex_lock(m);
+    if (rc == EOWNERDEAD)
+        rc = pthread_mutex_consistent(m);
+    if (rc)
+        LOG_ERROR(COMP, "instance %s: device %d: cannot take the engine: %s", inst->name, dev,
+                  strerror(rc));
+}
+
+/* Releases device dev's execution engine taken by sim_engine_acquire. */
+void sim_engine_release(struct sim_instance *inst, int dev)
+{
+    if (!inst || dev < 0 || dev >= inst->ndev)
+        return;
+    pthread_mutex_unlock(&st_dev(inst->hdr, dev)->engine);
+}

@@ -1,0 +1,124 @@
+/*
+ * The layout of the shared state file of a simulated-GPU instance, and the few state.c entry
+ * points that only gpool's own tools use (the `gpool sim` command, tests, the fuzz seed tool).
+ * Private to src/sim, src/cli and tests.
+ *
+ * The file is  [header][device × ndev][slot × nslots][record × ndev × nrecs], each part
+ * 64-byte aligned. Every field is written only while holding header.lock, except the busy-time
+ * counters (atomic adds). Record and slot `state` fields are the commit points of every
+ * mutation (see docs/internals/sim.md, "Shared device state"); the byte sums are caches that
+ * repair recomputes from the records.
+ */
+#ifndef GPOOL_SIM_STATE_LAYOUT_H
+#define GPOOL_SIM_STATE_LAYOUT_H
+
+#include "sim.h"
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SIM_STATE_MAGIC   0x54415453504f4f47ull /* "GPOOSTAT" read little-endian */
+#define SIM_STATE_VERSION 1u
+
+#define SIM_STATE_SLOTS     256u   /* process slots of a newly created instance */
+#define SIM_STATE_RECS      16384u /* allocation records per device of a new instance */
+#define SIM_STATE_MAX_SLOTS 65536u /* the most an image may declare */
+#define SIM_STATE_MAX_RECS  (1u << 20)
+
+#define SIM_NAME_MAX 64 /* instance names and process names, NUL included */
+
+/* Overhead charges have no device memory: their handle lives above any device offset. */
+#define SIM_OVERHEAD_HANDLE_BASE (1ull << 52)
+
+enum sim_rec_state {
+    SIM_REC_FREE = 0,
+    SIM_REC_RESERVING, /* fields written, backing being reserved: dropped by repair */
+    SIM_REC_LIVE,      /* committed charge */
+    SIM_REC_FREEING,   /* being released: repair finishes the release */
+};
+
+enum sim_slot_state {
+    SIM_SLOT_FREE = 0,
+    SIM_SLOT_CLAIMING, /* being filled in by a process that holds its liveness lock */
+    SIM_SLOT_LIVE,
+};
+
+struct sim_state_rec {
+    uint64_t offset; /* device offset (memory) or handle (overhead) */
+    uint64_t size;   /* bytes charged, a multiple of SIM_ALLOC_GRANULE */
+    uint32_t state;  /* enum sim_rec_state: written last, with release ordering */
+    uint32_t kind;   /* enum sim_charge_kind */
+    int32_t owner;   /* slot index */
+    uint32_t reserved;
+};
+
+struct sim_state_slot {
+    uint32_t state;      /* enum sim_slot_state */
+    int32_t pid;         /* in the owner's PID namespace: for display only, never for liveness */
+    uint64_t start_time; /* CLOCK_REALTIME seconds */
+    uint64_t generation; /* bumped at every claim */
+    char name[SIM_NAME_MAX];
+    uint64_t used[SIM_MAX_DEVICES]; /* cache: sum of the slot's live records per device */
+};
+
+struct sim_state_dev {
+    char alias[32];        /* model alias, NUL-terminated */
+    unsigned char uuid[16];
+    uint64_t vram_bytes;   /* the model's total memory */
+    uint64_t used_bytes;   /* cache: sum of the device's live records */
+    uint64_t busy_ns;      /* atomic: cumulative engine busy time */
+    uint64_t hint;         /* where the next memory block is tried first */
+    uint32_t nrec_used;    /* records at index >= nrec_used are all free */
+    int32_t pci_domain, pci_bus, pci_device;
+    pthread_mutex_t engine; /* robust, process-shared: the device's execution engine */
+};
+
+struct sim_state_hdr {
+    uint64_t magic;        /* SIM_STATE_MAGIC: written last at creation */
+    uint32_t version;      /* SIM_STATE_VERSION */
+    uint32_t hdr_size, dev_size, slot_size, rec_size; /* sizeof of each part: ABI check */
+    uint32_t ndev, nslots, nrecs;
+    uint64_t file_size;
+    uint64_t created;      /* CLOCK_REALTIME seconds */
+    uint64_t repairs;      /* times a holder's death was repaired */
+    char instance[SIM_NAME_MAX];
+    pthread_mutex_t lock;  /* robust, process-shared: guards everything but busy_ns */
+};
+
+/* Byte offsets of each part for the given counts; returns the file size (0 on overflow). */
+uint64_t sim_state_layout(uint32_t ndev, uint32_t nslots, uint32_t nrecs, uint64_t *dev_off,
+                          uint64_t *slot_off, uint64_t *rec_off);
+
+/* Formats a fresh, valid image of an instance named name with the given devices into buf
+ * (len must be sim_state_layout()'s size; buf zeroed by the caller, 64-byte aligned). The
+ * mutexes are initialised process-shared and robust. Returns 0 or -EINVAL. */
+int sim_state_format(void *buf, size_t len, const char *name, const struct sim_model *const *models,
+                     int ndev, uint32_t nslots, uint32_t nrecs);
+
+/* Opens an existing instance for inspection: no process slot is taken and nothing is created.
+ * dir is the sim directory holding gpool-sim-<name>/. Returns 0 or -errno with the reason in
+ * err; the caller detaches *out with sim_instance_detach(). */
+int sim_instance_open(const char *dir, const char *name, struct sim_instance **out, char *err,
+                      size_t errlen);
+
+/* The instance's name (borrowed until detach). */
+const char *sim_instance_name(const struct sim_instance *inst);
+
+/* Counts the live processes attached to the instance (any device, with or without charges),
+ * reaping dead ones first; fills pids (up to max) when non-NULL. */
+int sim_instance_live_count(struct sim_instance *inst, int32_t *pids, int max);
+
+/* Removes instance name from dir. Refuses with -EBUSY (naming the live pids in err) while
+ * live processes are attached unless force is set. -ENOENT when there is no such instance. */
+int sim_instance_remove(const char *dir, const char *name, int force, char *err, size_t errlen);
+
+/* Checks that name is a usable instance name (letters, digits, '.', '_', '-'; not starting
+ * with '.'; shorter than SIM_NAME_MAX). */
+int sim_instance_name_ok(const char *name);
+
+/* The data directory used when /dev/shm cannot hold an instance: /var/tmp/gpool-sim-<uid>.
+ * Writes it into buf. */
+void sim_instance_data_dir(char *buf, size_t len);
+
+#endif
