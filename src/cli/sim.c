@@ -110,28 +110,49 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(a, b);
 }
 
-/* Calls fn for every instance directory in dir; returns how many there were. */
-static int for_each_instance(const char *dir, void (*fn)(const char *dir, const char *name,
-                                                         void *arg), void *arg)
+/* Calls fn for every instance directory in dir, in name order. Returns how many there were, 0
+ * when dir does not exist (no instance has been created there yet), or -errno when dir cannot
+ * be read (after printing the directory and the reason, prefixed with who). */
+static int for_each_instance(const char *who, const char *dir,
+                             void (*fn)(const char *dir, const char *name, void *arg), void *arg)
 {
     DIR *d = opendir(dir);
-    if (!d)
-        return 0;
+    if (!d) {
+        int rc = -errno;
+        if (rc == -ENOENT)
+            return 0;
+        fprintf(stderr, "%s: cannot read \"%s\": %s\n", who, dir, strerror(-rc));
+        return rc;
+    }
     struct dirent *e;
-    int n = 0;
-    char names[256][SIM_NAME_MAX];
-    while ((e = readdir(d)) && n < 256) {
+    int n = 0, cap = 0;
+    char (*names)[SIM_NAME_MAX] = NULL;
+    while ((e = readdir(d))) {
         if (strncmp(e->d_name, SIM_PREFIX, strlen(SIM_PREFIX)) != 0)
             continue;
         const char *name = e->d_name + strlen(SIM_PREFIX);
         if (!sim_instance_name_ok(name))
             continue;
+        if (n == cap) {
+            int ncap = cap ? cap * 2 : 64;
+            void *grown = realloc(names, (size_t)ncap * SIM_NAME_MAX);
+            if (!grown) {
+                fprintf(stderr, "%s: out of memory listing \"%s\"\n", who, dir);
+                free(names);
+                closedir(d);
+                return -ENOMEM;
+            }
+            names = grown;
+            cap = ncap;
+        }
         snprintf(names[n++], SIM_NAME_MAX, "%s", name);
     }
     closedir(d);
-    qsort(names, (size_t)n, SIM_NAME_MAX, name_cmp);
+    if (n)
+        qsort(names, (size_t)n, SIM_NAME_MAX, name_cmp);
     for (int i = 0; i < n; i++)
         fn(dir, names[i], arg);
+    free(names);
     return n;
 }
 
@@ -144,9 +165,16 @@ static void ls_one(const char *dir, const char *name, void *arg)
 static int sim_ls(const char *opt_dir)
 {
     char dirs[MAX_DIRS][PATH_MAX];
-    int ndirs = sim_dirs(opt_dir, dirs), total = 0;
-    for (int i = 0; i < ndirs; i++)
-        total += for_each_instance(dirs[i], ls_one, NULL);
+    int ndirs = sim_dirs(opt_dir, dirs), total = 0, failed = 0;
+    for (int i = 0; i < ndirs; i++) {
+        int n = for_each_instance("gpool sim ls", dirs[i], ls_one, NULL);
+        if (n < 0)
+            failed = 1;
+        else
+            total += n;
+    }
+    if (failed)
+        return 1;
     if (total == 0) {
         printf("no simulated GPU instances in");
         for (int i = 0; i < ndirs; i++)
@@ -210,7 +238,8 @@ static int sim_reset(const char *opt_dir, const char *name, int all, int force)
         }
     } else {
         for (int i = 0; i < ndirs; i++)
-            for_each_instance(dirs[i], reset_one, &ctx);
+            if (for_each_instance("gpool sim reset", dirs[i], reset_one, &ctx) < 0)
+                ctx.failed++;
         if (ctx.removed == 0 && ctx.failed == 0)
             printf("no instances to remove\n");
     }

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -624,6 +625,79 @@ static int reap(struct sim_instance *inst)
     return n;
 }
 
+/* ---- machine reboots ------------------------------------------------------------------------ */
+
+#define BOOT_ID_LEN 64
+
+/* The kernel's id of the current boot; "" when it cannot be read. */
+static void current_boot_id(char *buf, size_t len)
+{
+    buf[0] = '\0';
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, len - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* A robust mutex is marked dead when its owner *thread* exits; a machine that goes down while a
+ * process holds one leaves its futex word naming an owner that no longer exists, and on a
+ * directory that outlives the reboot (the /var/tmp default) every later locker would block
+ * forever. So the instance records the boot it was last opened in (file "boot"), and the first
+ * process of a new boot to open it, under an flock on the state file so that concurrent openers
+ * do this once, re-initialises the state lock and the engine mutexes (nothing of an earlier boot
+ * can hold them) and repairs the state as after a holder's death. The header must have been
+ * validated and the device files opened. 0 or -errno. */
+static int boot_check(struct sim_instance *inst)
+{
+    char now[BOOT_ID_LEN], was[BOOT_ID_LEN], path[PATH_MAX], why[256];
+    current_boot_id(now, sizeof(now));
+    if (!now[0])
+        return 0;
+    int rc;
+    while ((rc = flock(inst->state_fd, LOCK_EX)) < 0 && errno == EINTR)
+        ;
+    if (rc < 0)
+        return -errno;
+    path_fmt(path, sizeof(path), "%s/boot", inst->dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = -errno;
+        goto out;
+    }
+    ssize_t n = pread(fd, was, sizeof(was) - 1, 0);
+    was[n > 0 ? n : 0] = '\0';
+    if (strcmp(was, now) == 0)
+        goto out;
+    if (was[0]) {
+        /* An earlier boot: nothing can hold the mutexes, whatever their words say. */
+        struct sim_state_hdr *h = inst->hdr;
+        rc = init_robust_mutex(&h->lock);
+        for (uint32_t d = 0; !rc && d < h->ndev; d++)
+            rc = init_robust_mutex(&st_dev(h, (int)d)->engine);
+        if (!rc)
+            rc = st_lock(inst);
+        if (rc)
+            goto out;
+        if (validate_image(h, inst->map_size, why, sizeof(why)) == 0) {
+            LOG_WARN(COMP, "instance %s: first use since the machine restarted; locks reset",
+                     inst->name);
+            repair(inst);
+        }
+        st_unlock(inst);
+    }
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, now, strlen(now), 0) != (ssize_t)strlen(now))
+        LOG_DEBUG(COMP, "instance %s: cannot record the boot id in %s: %s", inst->name, path,
+                  strerror(errno));
+out:
+    if (fd >= 0)
+        close(fd);
+    flock(inst->state_fd, LOCK_UN);
+    return rc;
+}
+
 /* ---- attachments and fork ------------------------------------------------------------------- */
 
 static pthread_mutex_t attach_list_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -931,7 +1005,9 @@ static int instance_open(const char *simdir, const char *name, const struct sim_
         }
     }
 
-    rc = st_lock(inst);
+    rc = boot_check(inst);
+    if (rc == 0)
+        rc = st_lock(inst);
     if (rc) {
         seterr(err, errlen, "sim: instance \"%s\": state lock unusable (%s); run 'gpool sim reset "
                "%s'", name, strerror(-rc), name);

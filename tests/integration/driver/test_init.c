@@ -38,7 +38,7 @@ static void check_bad_spec(const char *self)
         snprintf(log_env, sizeof(log_env), "error:%s", log_path);
         setenv("GPOOL_LOG", log_env, 1);
         setenv("GPOOL_SIM_GPUS", "NoSuchGPU-99GB", 1);
-        setenv("GPOOL_SIM_INSTANCE", "test-init-bad", 1);
+        setenv("GPOOL_SIM_INSTANCE", "test-driver-init-bad", 1);
         execl(self, self, "bad-spec", (char *)NULL);
         _exit(127);
     }

@@ -100,5 +100,24 @@ int main(int argc, char **argv)
     CHECK(run(out, sizeof(out), "sim ls") == 0 && strstr(out, "no simulated GPU instances"),
           "ls after reset --all: %s", out);
     CHECK(rmdir(dir) == 0, "sim directory not empty after reset --all");
+
+    /* A directory that cannot be read is an error naming it and the reason, not "no
+     * instances"; one that does not exist yet simply holds none. */
+    snprintf(path, sizeof(path), "%s-file", dir);
+    FILE *f = fopen(path, "w");
+    REQUIRE(f, "create %s", path);
+    fclose(f);
+    char args[PATH_MAX + 128];
+    snprintf(args, sizeof(args), "sim ls --dir '%s'", path);
+    CHECK(run(out, sizeof(out), args) == 1 && strstr(out, path) &&
+              strstr(out, strerror(ENOTDIR)) && !strstr(out, "no simulated GPU instances"),
+          "ls of a file: %s", out);
+    snprintf(args, sizeof(args), "sim reset --all --dir '%s'", path);
+    CHECK(run(out, sizeof(out), args) == 1 && strstr(out, path) &&
+              strstr(out, strerror(ENOTDIR)), "reset --all in a file: %s", out);
+    unlink(path);
+    snprintf(args, sizeof(args), "sim ls --dir '%s'", dir);
+    CHECK(run(out, sizeof(out), args) == 0 && strstr(out, "no simulated GPU instances"),
+          "ls of a missing directory: %s", out);
     return check_done("sim-cli");
 }

@@ -195,10 +195,90 @@ static void test_concurrent_create(void)
     CHECK_OK(sim_instance_remove(util_simdir(), name, 0, err, sizeof(err)));
 }
 
+/* Several processes allocating at once until the device is full: together they fill it to
+ * the granule and never past it, and the blocks they get do not overlap. */
+#define FILLERS 4
+#define FILL_ROOM (32 * MIB)
+#define FILL_STEP (64 * 1024ull)
+
+static void test_concurrent_fill(void)
+{
+    struct sim_instance *inst = util_attach();
+    uint64_t total, used, pad;
+    sim_instance_mem_info(inst, 0, &total, &used);
+    REQUIRE(total - used > FILL_ROOM, "device already full");
+    REQUIRE_OK(sim_state_alloc(inst, 0, total - used - FILL_ROOM, SIM_CHARGE_OVERHEAD, &pad, NULL));
+
+    int go[2], rep[2], done[2];
+    int prc = pipe(go) | pipe(rep) | pipe(done);
+    REQUIRE(prc == 0, "pipe");
+    pid_t kids[FILLERS];
+    for (int i = 0; i < FILLERS; i++) {
+        kids[i] = fork();
+        REQUIRE(kids[i] >= 0, "fork");
+        if (kids[i] == 0) {
+            close(go[1]);
+            close(rep[0]);
+            close(done[1]);
+            struct sim_instance *mine;
+            char err[512];
+            if (sim_instance_attach(&mine, err, sizeof(err)) != 0)
+                _exit(10);
+            char c;
+            if (read(go[0], &c, 1) != 0) /* EOF: everyone starts together */
+                _exit(11);
+            /* Memory and overhead charges of different sizes, until the device refuses. */
+            uint64_t got = 0, step = FILL_STEP * (uint64_t)(i + 1), off;
+            enum sim_charge_kind kind = i % 2 ? SIM_CHARGE_OVERHEAD : SIM_CHARGE_MEMORY;
+            int rc;
+            while ((rc = sim_state_alloc(mine, 0, step, kind, &off, NULL)) == 0)
+                got += step;
+            if (rc != -ENOMEM)
+                _exit(12);
+            /* Once the big steps fail, granules fill what is left. */
+            while (sim_state_alloc(mine, 0, SIM_ALLOC_GRANULE, kind, &off, NULL) == 0)
+                got += SIM_ALLOC_GRANULE;
+            util_write_u64(rep[1], got);
+            if (read(done[0], &c, 1) != 0) /* hold the charges until the parent has looked */
+                _exit(13);
+            _exit(0);
+        }
+    }
+    close(go[0]);
+    close(rep[1]);
+    close(done[0]);
+    close(go[1]);
+
+    uint64_t sum = 0;
+    for (int i = 0; i < FILLERS; i++) {
+        uint64_t got = 0;
+        REQUIRE(util_read_u64(rep[0], &got) == 0, "a filler did not report");
+        sum += got;
+    }
+    CHECK(sum == FILL_ROOM, "the fillers charged %llu bytes of %llu free",
+          (unsigned long long)sum, (unsigned long long)FILL_ROOM);
+    sim_instance_mem_info(inst, 0, &total, &used);
+    CHECK(used == total, "device holds %llu of %llu bytes after filling",
+          (unsigned long long)used, (unsigned long long)total);
+    util_check_state(inst, "after concurrent filling");
+
+    close(done[1]);
+    for (int i = 0; i < FILLERS; i++)
+        CHECK(util_wait(kids[i]) == 0, "filler %d failed", i);
+    close(rep[0]);
+    sim_instance_mem_info(inst, 0, &total, &used); /* reaps the fillers */
+    CHECK(used == total - FILL_ROOM, "fillers' charges not reclaimed: %llu used",
+          (unsigned long long)used);
+    CHECK_OK(sim_state_free(inst, 0, pad));
+    util_check_state(inst, "after the fillers exited");
+    sim_instance_detach(inst);
+}
+
 int main(void)
 {
     test_shared_charges();
     test_fork_after_attach();
+    test_concurrent_fill();
     test_concurrent_create();
     return check_done("sim-state-multiproc");
 }
