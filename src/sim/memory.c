@@ -170,6 +170,42 @@ CUresult sim_mem_lookup(uint64_t addr, size_t len, struct sim_mem_ref *ref)
     return res;
 }
 
+/* Snapshots what a kernel of ctx may touch (see sim.h). Device allocations are seen at their
+ * device addresses with their bytes in this process's mapping of the device file; the others at
+ * their host addresses. The table is sorted and its ranges never overlap, so the result is too. */
+CUresult sim_mem_snapshot(struct CUctx_st *ctx, struct sim_mem_span **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    pthread_rwlock_rdlock(&g_mem_lock);
+    struct sim_mem_span *spans = g_count ? malloc(g_count * sizeof(*spans)) : NULL;
+    if (g_count && !spans) {
+        pthread_rwlock_unlock(&g_mem_lock);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < g_count; i++) {
+        const struct mem_rec *r = g_recs[i];
+        int portable = (r->kind == SIM_MEM_HOST || r->kind == SIM_MEM_REGISTERED) &&
+                       (r->flags & CU_MEMHOSTALLOC_PORTABLE);
+        if (r->ctx != ctx && !portable)
+            continue;
+        spans[n].base = r->base;
+        spans[n].size = r->size;
+        if (r->kind == SIM_MEM_DEVICE) {
+            char *mem = sim_instance_dev_memory(sim_process_instance(), r->device);
+            spans[n].host = mem + r->offset;
+        } else {
+            spans[n].host = (void *)(uintptr_t)r->base;
+        }
+        n++;
+    }
+    pthread_rwlock_unlock(&g_mem_lock);
+    *out = spans;
+    *count = n;
+    return CUDA_SUCCESS;
+}
+
 /* Frees every allocation of ctx (see driver.h). */
 void sim_mem_release_ctx(struct CUctx_st *ctx)
 {

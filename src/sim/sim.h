@@ -194,6 +194,19 @@ struct sim_mem_ref {
  * allocation or the range runs past its end. Thread-safe. */
 CUresult sim_mem_lookup(uint64_t addr, size_t len, struct sim_mem_ref *ref);
 
+/* One live allocation as a kernel sees it: [base, base + size) lives at host in this process. */
+struct sim_mem_span {
+    uint64_t base;
+    uint64_t size;
+    void *host;
+};
+
+/* Snapshots the allocations a kernel launched in ctx may touch: every allocation ctx made
+ * (device, managed, page-locked, registered) and the portable page-locked / registered memory of
+ * other contexts, sorted by base. *out is a new array the caller frees (NULL when *count is 0).
+ * CUDA_ERROR_OUT_OF_MEMORY when the array cannot be allocated. Thread-safe (launch.c). */
+CUresult sim_mem_snapshot(struct CUctx_st *ctx, struct sim_mem_span **out, size_t *count);
+
 /* Device address ranges: device d's allocations lie in [sim_dev_base(d), +vram). These are not
  * valid host pointers (bit 57 set, outside any user address space). */
 #define SIM_DEV_BASE   0x0200000000000000ull
