@@ -16,6 +16,7 @@
  * (SIM_CHARGE_OVERHEAD), so cuMemGetInfo and NVML show what a real driver's context costs.
  */
 #include "driver.h"
+#include "module.h"
 
 #include "gpool/log.h"
 
@@ -241,6 +242,7 @@ static void deactivate(struct ctx_impl *c)
 {
     sim_stream_ctx_fini(&c->pub);
     c->pub.streams = NULL;
+    sim_module_release_ctx(&c->pub);
     sim_mem_release_ctx(&c->pub);
     if (c->overhead_charged) {
         int rc = sim_state_free(sim_process_instance(), c->pub.device, c->overhead_offset);

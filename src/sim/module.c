@@ -388,6 +388,56 @@ static void reap_orphans(void)
     }
 }
 
+/* Drops every module loaded in ctx, standalone or by a library, as the context is torn down
+ * (context.c, after its streams are gone): their handles become invalid at once, a library
+ * loads afresh in a later context that happens to reuse ctx's address, and the overhead charges
+ * return. Their variables go with the context's allocations. */
+void sim_module_release_ctx(struct CUctx_st *ctx)
+{
+    struct CUmod_st **dead = NULL;
+    size_t n = 0, cap = 0;
+
+    pthread_mutex_lock(&g_lock);
+    for (size_t i = 0; g_libs.slots && i < g_libs.cap; i++) {
+        uintptr_t p = g_libs.slots[i];
+        if (p <= 1)
+            continue;
+        struct CUlib_st *lib = (struct CUlib_st *)p;
+        for (struct lib_module **pp = &lib->mods; *pp;) {
+            struct lib_module *lm = *pp;
+            if (lm->ctx == ctx) {
+                *pp = lm->next;
+                free(lm);
+            } else {
+                pp = &lm->next;
+            }
+        }
+    }
+    for (size_t i = 0; g_modules.slots && i < g_modules.cap; i++) {
+        uintptr_t p = g_modules.slots[i];
+        if (p <= 1 || ((struct CUmod_st *)p)->ctx != ctx)
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct CUmod_st **nd = realloc(dead, ncap * sizeof(*nd));
+            if (!nd)
+                break; /* the rest are reaped lazily by reap_orphans */
+            dead = nd;
+            cap = ncap;
+        }
+        dead[n++] = (struct CUmod_st *)p;
+    }
+    for (size_t i = 0; i < n; i++)
+        unregister_locked(dead[i]);
+    pthread_mutex_unlock(&g_lock);
+    for (size_t i = 0; i < n; i++) {
+        if (dead[i]->var_addr)
+            memset(dead[i]->var_addr, 0, dead[i]->ptx->nvars * sizeof(uint64_t));
+        sim_module_put(dead[i]);
+    }
+    free(dead);
+}
+
 /* Looks a module handle up and takes a reference. */
 static CUresult module_get(CUmodule h, struct CUmod_st **out)
 {

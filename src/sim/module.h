@@ -65,6 +65,8 @@ struct CUmod_st {
 CUresult sim_module_func_get(CUfunction f, struct CUfunc_st **out);
 /* Drops a reference taken by sim_module_func_get or sim_module_ref. */
 void sim_module_put(struct CUmod_st *mod);
+/* Drops every module of a context being destroyed (called by context.c). */
+void sim_module_release_ctx(struct CUctx_st *ctx);
 /* Takes one more reference on a module the caller already holds one on. */
 void sim_module_ref(struct CUmod_st *mod);
 

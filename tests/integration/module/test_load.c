@@ -279,6 +279,29 @@ static void test_accounting(void)
           before);
 }
 
+/* Destroying a context unloads the modules loaded in it: their handles become invalid and the
+ * device gets their overhead back, without any cuModuleUnload. */
+static void test_context_destroy_unloads(void)
+{
+    CUcontext cur, ctx;
+    CUdevice dev;
+    REQUIRE_OK(cuCtxGetCurrent(&cur));
+    REQUIRE_OK(cuCtxGetDevice(&dev));
+    size_t before = free_bytes();
+    REQUIRE_OK(cuCtxCreate(&ctx, NULL, 0, dev));
+    CUmodule mod;
+    CUfunction f;
+    REQUIRE_OK(cuModuleLoadData(&mod, module_test_ptx));
+    REQUIRE_OK(cuModuleGetFunction(&f, mod, "add_one"));
+    CHECK(free_bytes() < before, "the context and module take memory");
+    CHECK_OK(cuCtxDestroy(ctx));
+    CHECK_OK(cuCtxSetCurrent(cur));
+    CHECK(free_bytes() == before, "destroying the context returns everything (%zu vs %zu)",
+          free_bytes(), before);
+    CHECK_RC(cuModuleGetFunction(&f, mod, "add_one"), CUDA_ERROR_INVALID_HANDLE);
+    CHECK_RC(cuModuleUnload(mod), CUDA_ERROR_INVALID_HANDLE);
+}
+
 int main(int argc, char **argv)
 {
     REQUIRE(argc == 2, "usage: %s KERNEL.ptx", argv[0]);
@@ -293,6 +316,7 @@ int main(int argc, char **argv)
     test_refused_images(argv[1]);
     test_handles();
     test_accounting();
+    test_context_destroy_unloads();
 
     CUmoduleLoadingMode mode;
     CHECK_OK(cuModuleGetLoadingMode(&mode));
