@@ -24,6 +24,7 @@
 #define QUANTUM  2048u     /* branches a warp runs before the scheduler moves on */
 #define RSTACK_MAX (256u << 20) /* register frames of one warp's call stack */
 #define RECURSION_STACK 16384u  /* extra .local bytes per thread when the call graph recurses */
+#define PRINTF_MAX (16u << 20)  /* one printf call's output is cut beyond this */
 
 enum { W_RUN, W_BAR, W_DONE };
 
@@ -578,10 +579,59 @@ static int enter_frame(struct exec *E, struct warp *w, const struct xfunc *xf, s
 
 static void builtin_call(struct exec *E, struct warp *w, const struct xinsn *x, uint32_t m);
 
+/* An indirect call: every lane of *m must hold the address of a defined function whose signature
+ * matches the call's prototype (else a fault). The lanes whose target equals the lowest lane's go
+ * now (*m shrinks to them, *target is their function); the others are left to the caller. */
+static int indirect_target(struct exec *E, struct warp *w, const struct xinsn *x, uint32_t *m,
+                           uint32_t *target)
+{
+    const uint64_t *R = w->regs + (size_t)x->b * 32;
+    const struct ptx_module *mod = E->prog->mod;
+    const struct ptx_proto *pr = &w->xf->fn->protos[x->c];
+    uint64_t first = R[__builtin_ctz(*m)];
+    uint32_t same = 0;
+    for (uint32_t s = *m; s; s &= s - 1) {
+        unsigned l = (unsigned)__builtin_ctz(s);
+        uint64_t a = R[l];
+        uint64_t i = (a - PTX_FUNC_WINDOW) >> 4;
+        if (a < PTX_FUNC_WINDOW || (a & 15) || i >= mod->nfuncs) {
+            fault(E, w, l, x, PTX_FAULT_ADDRESS, a,
+                  "indirect call through 0x%" PRIx64 ", which is not the address of a function", a);
+            return -1;
+        }
+        const struct ptx_function *f = &mod->funcs[i];
+        if (!f->defined || f->is_entry) {
+            fault(E, w, l, x, PTX_FAULT_ADDRESS, a,
+                  "indirect call of %s '%s' through a pointer is not supported",
+                  f->is_entry ? "kernel" : "built-in", f->name);
+            return -1;
+        }
+        if (f->nparams != pr->nparams || f->nrets != pr->nrets ||
+            f->param_size != pr->param_size || f->ret_size != pr->ret_size) {
+            fault(E, w, l, x, PTX_FAULT_ADDRESS, a,
+                  "indirect call of '%s' through prototype '%s' with a different signature",
+                  f->name, pr->name);
+            return -1;
+        }
+        if (a == first)
+            same |= 1u << l;
+    }
+    *m = same;
+    *target = (uint32_t)((first - PTX_FUNC_WINDOW) >> 4);
+    return 0;
+}
+
 /* call: push the caller's state and enter the callee with the lanes of m. Returns -1 on a fault. */
 static int do_call(struct exec *E, struct warp *w, const struct xinsn *x, uint32_t m)
 {
-    const struct xfunc *cf = &E->prog->funcs[x->a];
+    uint32_t target = x->a, later = 0;
+    if (target == XCALL_INDIRECT) {
+        uint32_t all = m;
+        if (indirect_target(E, w, x, &m, &target))
+            return -1;
+        later = all & ~m; /* other targets: they run this call again after these lanes return */
+    }
+    const struct xfunc *cf = &E->prog->funcs[target];
     const uint32_t *list = E->prog->lists + x->aux;
     if (cf->builtin) {
         builtin_call(E, w, x, m);
@@ -611,10 +661,12 @@ static int do_call(struct exec *E, struct warp *w, const struct xinsn *x, uint32
     f->ret_pc = w->pc + 1;
     f->mask = m;
     /* Lanes of the running group the guard turned off wait after the call. */
-    uint32_t rest = w->active & ~m;
+    uint32_t rest = w->active & ~m & ~later;
     for (uint32_t s = rest; s; s &= s - 1)
         w->lane_pc[__builtin_ctz(s)] = w->pc + 1;
-    f->waiting = w->waiting | rest;
+    for (uint32_t s = later; s; s &= s - 1)
+        w->lane_pc[__builtin_ctz(s)] = w->pc;
+    f->waiting = w->waiting | rest | later;
     f->resync = f->waiting ? UINT32_MAX : UINT32_MAX;
     memcpy(f->lane_pc, w->lane_pc, sizeof(f->lane_pc));
     f->fp = w->fp;
@@ -826,8 +878,23 @@ static void builtin_call(struct exec *E, struct warp *w, const struct xinsn *x, 
                 f[fl] = 0;
                 void *ctx[3] = {E, w, (void *)(uintptr_t)l};
                 size_t n = xprintf_format(out, sizeof(out), f, args, args ? amax : 0, str_at, ctx);
-                ssize_t wr = write(E->L->printf_fd, out, n);
-                (void)wr;
+                char *big = NULL;
+                const char *text = out;
+                if (n >= sizeof(out) && n < PRINTF_MAX && (big = malloc(n + 1))) {
+                    /* A long %s: format again into a buffer that holds all of it. */
+                    xprintf_format(big, n + 1, f, args, args ? amax : 0, str_at, ctx);
+                    text = big;
+                } else if (n >= sizeof(out)) {
+                    n = sizeof(out) - 1;
+                }
+                /* One call's output stays together: write() until all of it is out. */
+                for (size_t done = 0; done < n;) {
+                    ssize_t wr = write(E->L->printf_fd, text + done, n - done);
+                    if (wr <= 0)
+                        break;
+                    done += (size_t)wr;
+                }
+                free(big);
                 len = (int)n;
             }
             if (nr)
@@ -1190,7 +1257,8 @@ static int run_warp(struct exec *E, struct warp *w)
             uint32_t g = P[x->guard - 1];
             m &= (x->fl & XF_GNEG) ? ~g : g;
         }
-        cnt += (unsigned)__builtin_popcount(active);
+        /* Only lanes whose guard holds execute the instruction. */
+        cnt += (unsigned)__builtin_popcount(m);
         if (__builtin_expect(!m, 0)) {
             pc++;
             continue;
@@ -1587,7 +1655,7 @@ static int run_warp(struct exec *E, struct warp *w)
                 ret = RUN_FAULT;
                 goto out;
             }
-            if (E->prog->funcs[x->a].builtin) {
+            if (x->a != XCALL_INDIRECT && E->prog->funcs[x->a].builtin) {
                 pc++;
                 continue;
             }

@@ -60,6 +60,13 @@ void ptx_program_free(struct ptx_program *prog);
 int ptx_program_kernel_info(const struct ptx_program *prog, const struct ptx_function *fn,
                             struct ptx_kernel_info *info);
 
+/* Patches the addresses an initialiser names into image, a copy of v->init (v->size bytes) the
+ * loader is about to place: each of v->relocs[] gets var_addr[target] + addend (8 bytes, little
+ * endian). var_addr is the same per-variable address table a launch passes. Function addresses need
+ * no patching (they are load-independent tagged values, see PTX_FUNC_ADDR in ptx.h). Does nothing
+ * for a variable without relocations. */
+void ptx_var_relocate(const struct ptx_var *v, const uint64_t *var_addr, uint8_t *image);
+
 /* How a launch ended. */
 enum ptx_fault {
     PTX_FAULT_NONE = 0,

@@ -66,6 +66,10 @@ struct xinsn {
     int64_t imm;  /* displacement of an address, or op-specific */
 };
 
+/* xinsn.a of an X_CALL through a register (xinsn.b: the 64-bit slot holding the address; xinsn.c:
+ * the prototype's index in the caller's ptx_function.protos). */
+#define XCALL_INDIRECT UINT32_MAX
+
 enum xbuiltin { XB_NONE, XB_VPRINTF, XB_ASSERTFAIL };
 
 /* A lowered function. */
@@ -105,7 +109,8 @@ uint64_t xalu_setp(const struct ptx_insn *pi, uint64_t a, uint64_t b);
 uint64_t xalu_cvt(const struct ptx_insn *pi, uint64_t a, unsigned dst_bytes);
 
 /* Device printf: formats fmt with the packed argument buffer args (nargs bytes) into out (cap
- * bytes, always NUL-terminated); returns the length. str_at translates a %s pointer to a host
+ * bytes, always NUL-terminated); returns the full length, which may exceed cap - 1 (then the caller
+ * formats again into a larger buffer, as with snprintf). str_at translates a %s pointer to a host
  * string of at most *max bytes, or NULL. */
 size_t xprintf_format(char *out, size_t cap, const char *fmt, const uint8_t *args, size_t nargs,
                       const char *(*str_at)(void *ctx, uint64_t addr, size_t *max), void *ctx);

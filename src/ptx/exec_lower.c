@@ -491,8 +491,13 @@ static int lower_mov(struct lower *L, struct xinsn *x)
     }
     if (s->kind == PTX_OPND_SYMADDR)
         return x->op = X_SYMADDR, lower_symaddr(L, s, x);
-    if (s->kind == PTX_OPND_FUNC)
-        return fail(L, "function addresses (indirect calls) are not supported");
+    if (s->kind == PTX_OPND_FUNC) {
+        if (bytes != 8)
+            return fail(L, "a function address needs a 64-bit destination");
+        x->op = X_MOV;
+        x->w = 8;
+        return const_slot(L, PTX_FUNC_ADDR(s->index), &x->a);
+    }
     x->op = X_MOV;
     x->w = (uint8_t)(bytes ? bytes : 8);
     return src_slot(L, s, bytes, &x->a);
@@ -870,13 +875,24 @@ static int lower_insn(struct lower *L)
         unsigned fi = pi->ops[0].kind == PTX_OPND_LIST ? 1 : 0;
         const struct ptx_operand *rets = fi ? &pi->ops[0] : NULL;
         const struct ptx_operand *args = pi->nops > fi + 1 ? &pi->ops[fi + 1] : NULL;
-        uint32_t callee = pi->ops[fi].index;
-        const struct ptx_function *cf = &L->prog->mod->funcs[callee];
+        bool indirect = pi->ops[fi].kind == PTX_OPND_REG;
+        if (indirect && args && args->kind != PTX_OPND_LIST)
+            args = NULL; /* call (r), %rd, proto: no arguments */
+        uint32_t callee = indirect ? XCALL_INDIRECT : pi->ops[fi].index;
+        const struct ptx_function *cf = indirect ? NULL : &L->prog->mod->funcs[callee];
         uint32_t buf[2 + 2 * 64];
         uint32_t na = args ? (uint32_t)args->imm : 0, nr = rets ? (uint32_t)rets->imm : 0;
         if (na > 64 || nr > 64)
             return fail(L, "too many call arguments");
-        if (cf->defined && (na != cf->nparams || nr != cf->nrets))
+        if (indirect) {
+            const struct ptx_proto *pr = &L->fn->protos[pi->ops[pi->nops - 1].index];
+            if (na != pr->nparams || nr != pr->nrets)
+                return fail(L, "indirect call with %u arguments and %u results through "
+                            "prototype '%s', which takes %u and %u", na, nr, pr->name,
+                            pr->nparams, pr->nrets);
+            x.b = L->base[PTX_RC_64] + pi->ops[fi].index;
+            x.c = pi->ops[pi->nops - 1].index;
+        } else if (cf->defined && (na != cf->nparams || nr != cf->nrets))
             return fail(L, "call of '%s' with %u arguments and %u results; it takes %u and %u",
                         cf->name, na, nr, cf->nparams, cf->nrets);
         buf[0] = na;
@@ -895,7 +911,7 @@ static int lower_insn(struct lower *L)
         }
         x.op = X_CALL;
         x.a = callee;
-        if (!cf->defined) {
+        if (cf && !cf->defined) {
             const char *n = cf->name;
             if (strcmp(n, "vprintf") && strcmp(n, "__assertfail"))
                 return fail(L, "call of '%s', which has no body and is not a built-in", n);
@@ -1121,6 +1137,19 @@ static uint32_t stack_need(struct ptx_program *prog, uint32_t fi)
     for (uint32_t i = 0; i < xf->ncode; i++) {
         if (xf->code[i].op != X_CALL)
             continue;
+        if (xf->code[i].a == XCALL_INDIRECT) {
+            /* Any function may be the target: take the deepest, and the recursion allowance,
+             * since a call through a pointer may come back here. */
+            xf->recursive = true;
+            for (uint32_t j = 0; j < prog->mod->nfuncs; j++) {
+                if (prog->mod->funcs[j].is_entry)
+                    continue;
+                uint32_t n = stack_need(prog, j);
+                if (n > deepest)
+                    deepest = n;
+            }
+            continue;
+        }
         uint32_t n = stack_need(prog, xf->code[i].a);
         if (prog->funcs[xf->code[i].a].recursive || prog->funcs[xf->code[i].a].visiting == 1)
             xf->recursive = true;
@@ -1225,4 +1254,16 @@ int ptx_program_kernel_info(const struct ptx_program *prog, const struct ptx_fun
     info->const_bytes = prog->const_bytes;
     info->uses_grid_sync = xf->reads_envreg;
     return 0;
+}
+
+void ptx_var_relocate(const struct ptx_var *v, const uint64_t *var_addr, uint8_t *image)
+{
+    for (uint32_t i = 0; i < v->nrelocs; i++) {
+        const struct ptx_reloc *rl = &v->relocs[i];
+        uint64_t a = var_addr[rl->var] + (uint64_t)rl->addend;
+        if (rl->offset + 8 > v->size)
+            continue;
+        for (unsigned k = 0; k < 8; k++)
+            image[rl->offset + k] = (uint8_t)(a >> (8 * k));
+    }
 }

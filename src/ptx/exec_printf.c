@@ -7,6 +7,8 @@
 #include "exec_internal.h"
 
 #include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -137,15 +139,26 @@ size_t xprintf_format(char *out, size_t cap, const char *fmt, const uint8_t *arg
                 put(&o, "(null)", 6);
                 break;
             }
-            size_t n = strnlen(str, max);
-            char tmp[4096];
-            if (n >= sizeof(tmp))
-                n = sizeof(tmp) - 1;
-            memcpy(tmp, str, n);
-            tmp[n] = 0;
-            spec[sl++] = 's';
-            spec[sl] = 0;
-            putf(&o, spec, tmp);
+            /* Written directly (not through putf's bounded buffer) so a long string is never
+             * cut; only '-', width and precision apply to %s. */
+            int left = 0;
+            size_t width = 0, prec = SIZE_MAX;
+            const char *t = s + 1;
+            for (; *t && strchr("-+ #0", *t); t++)
+                left |= *t == '-';
+            for (; *t >= '0' && *t <= '9'; t++)
+                width = width * 10 + (size_t)(*t - '0');
+            if (*t == '.') {
+                prec = 0;
+                for (t++; *t >= '0' && *t <= '9'; t++)
+                    prec = prec * 10 + (size_t)(*t - '0');
+            }
+            size_t n = strnlen(str, max < prec ? max : prec);
+            for (size_t i = n; !left && i < width; i++)
+                put(&o, " ", 1);
+            put(&o, str, n);
+            for (size_t i = n; left && i < width; i++)
+                put(&o, " ", 1);
             break;
         }
         default:
@@ -158,5 +171,5 @@ missing:
     }
     if (cap)
         out[o.len < cap ? o.len : cap - 1] = 0;
-    return o.len < cap ? o.len : (cap ? cap - 1 : 0);
+    return o.len;
 }

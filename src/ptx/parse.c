@@ -86,7 +86,8 @@ enum decl_kind {
     DECL_RETPARAM,
     DECL_CALLPARAM,
     DECL_LOCAL,
-    DECL_VAR
+    DECL_VAR,
+    DECL_PROTO
 };
 
 struct decl {
@@ -118,7 +119,7 @@ struct parser {
     /* The function whose body is being parsed. */
     struct ptx_function *fn;
     int fn_index;
-    size_t insns_cap, xops_cap, labels_cap;
+    size_t insns_cap, xops_cap, labels_cap, protos_cap;
     struct decl *decls;
     size_t ndecls, decls_cap;
     struct fixup *fix;
@@ -392,7 +393,98 @@ struct init_state {
     uint64_t limit; /* bytes the variable holds (0 = unsized: grows) */
     uint64_t used;
     int type;
+    struct ptx_reloc *relocs; /* elements naming variables */
+    size_t nrelocs, relocs_cap;
 };
+
+static int find_function(struct ptx_module *mod, const char *s, size_t n);
+
+/* Makes room for one more element of size bytes; returns 0, -EINVAL (err set) or -ENOMEM. */
+static int init_room(struct parser *ps, struct init_state *st, const struct ptx_tok *t,
+                     unsigned size)
+{
+    if (st->limit && st->used + size > st->limit)
+        return fail(ps, t, "too many initialisers: " TOKF " is past the end of the variable",
+                    TOKA(t));
+    if (st->used + size > MAX_INIT_SIZE)
+        return fail(ps, t, "initialiser larger than %u bytes", MAX_INIT_SIZE);
+    if (st->used + size > st->cap) {
+        size_t ncap = st->cap ? st->cap * 2 : 64;
+        while (ncap < st->used + size)
+            ncap *= 2;
+        uint8_t *nb = realloc(st->buf, ncap);
+        if (!nb)
+            return -ENOMEM;
+        memset(nb + st->cap, 0, ncap - st->cap);
+        st->buf = nb;
+        st->cap = ncap;
+    }
+    return 0;
+}
+
+/* An initialiser element naming a symbol: `f` (a function: its tagged address), `x`, `x+8` or
+ * `generic(x)` (a .global/.const variable: a relocation the loader applies). The element type
+ * must be 64 bits wide. */
+static int parse_init_symbol(struct parser *ps, struct init_state *st)
+{
+    const struct ptx_tok *t = cur(ps);
+    bool generic = false;
+    if (tok_is(t, "generic") && is_punct(peek(ps, 1), '(')) {
+        generic = true;
+        advance(ps);
+        advance(ps);
+    }
+    const struct ptx_tok *name = cur(ps);
+    if (name->kind != PTX_TOK_WORD)
+        return fail(ps, name, "expected a symbol in the initialiser, found " TOKF, TOKA(name));
+    if (ptx_type_size((unsigned)st->type) != 8)
+        return fail(ps, name, "initialiser " TOKF " is an address; the variable's type must be 64 bits",
+                    TOKA(name));
+    int64_t var = -1, func = -1;
+    for (uint32_t i = 0; i < ps->mod->nvars && var < 0; i++) {
+        const struct ptx_var *v = &ps->mod->vars[i];
+        if (v->func < 0 && strlen(v->name) == name->len && !memcmp(v->name, name->p, name->len))
+            var = i;
+    }
+    if (var < 0)
+        func = find_function(ps->mod, name->p, name->len);
+    if (var < 0 && func < 0)
+        return fail(ps, name, "initialiser names " TOKF ", which is not declared before it",
+                    TOKA(name));
+    if (var >= 0 && ps->mod->vars[var].space != PTX_SPACE_GLOBAL &&
+        ps->mod->vars[var].space != PTX_SPACE_CONST)
+        return fail(ps, name, "initialiser names " TOKF "; only .global and .const variables and "
+                    "functions have addresses here", TOKA(name));
+    advance(ps);
+    int64_t addend = 0;
+    if (is_punct(cur(ps), '+')) {
+        advance(ps);
+        if (cur(ps)->kind != PTX_TOK_INT)
+            return fail(ps, cur(ps), "expected an integer offset after '+', found " TOKF,
+                        TOKA(cur(ps)));
+        addend = (int64_t)cur(ps)->u;
+        advance(ps);
+    }
+    if (generic) {
+        int r = expect(ps, ')', "to close generic(");
+        if (r)
+            return r;
+    }
+    int r = init_room(ps, st, name, 8);
+    if (r)
+        return r;
+    if (func >= 0) {
+        uint64_t a = PTX_FUNC_ADDR(func) + (uint64_t)addend;
+        for (unsigned i = 0; i < 8; i++)
+            st->buf[st->used + i] = (uint8_t)(a >> (8 * i));
+    } else {
+        if (GROW(st->relocs, st->relocs_cap, st->nrelocs + 1))
+            return -ENOMEM;
+        st->relocs[st->nrelocs++] = (struct ptx_reloc){st->used, (uint32_t)var, addend};
+    }
+    st->used += 8;
+    return 0;
+}
 
 static int parse_init_list(struct parser *ps, struct init_state *st, int depth)
 {
@@ -411,34 +503,20 @@ static int parse_init_list(struct parser *ps, struct init_state *st, int depth)
         }
         return expect(ps, '}', "to close the initialiser");
     }
+    if (cur(ps)->kind == PTX_TOK_WORD)
+        return parse_init_symbol(ps, st);
     bool neg = false;
     if (is_punct(cur(ps), '-')) {
         neg = true;
         advance(ps);
     }
     const struct ptx_tok *t = cur(ps);
-    if (t->kind == PTX_TOK_WORD)
-        return fail(ps, t, "initialiser " TOKF " refers to a symbol; only constants are supported",
-                    TOKA(t));
     if (t->kind != PTX_TOK_INT && t->kind != PTX_TOK_F32 && t->kind != PTX_TOK_F64)
         return fail(ps, t, "expected a constant in the initialiser, found " TOKF, TOKA(t));
     unsigned size = ptx_type_size((unsigned)st->type);
-    if (st->limit && st->used + size > st->limit)
-        return fail(ps, t, "too many initialisers: " TOKF " is past the end of the variable",
-                    TOKA(t));
-    if (st->used + size > MAX_INIT_SIZE)
-        return fail(ps, t, "initialiser larger than %u bytes", MAX_INIT_SIZE);
-    if (st->used + size > st->cap) {
-        size_t ncap = st->cap ? st->cap * 2 : 64;
-        while (ncap < st->used + size)
-            ncap *= 2;
-        uint8_t *nb = realloc(st->buf, ncap);
-        if (!nb)
-            return -ENOMEM;
-        memset(nb + st->cap, 0, ncap - st->cap);
-        st->buf = nb;
-        st->cap = ncap;
-    }
+    int r = init_room(ps, st, t, size);
+    if (r)
+        return r;
     store_elem(st->buf + st->used, st->type, t, neg);
     st->used += size;
     advance(ps);
@@ -523,7 +601,7 @@ static int parse_var_decl(struct parser *ps, bool visible, bool is_extern, bool 
             if (r)
                 return r;
         }
-        struct init_state st = {NULL, 0, unsized ? 0 : size, 0, type};
+        struct init_state st = {NULL, 0, unsized ? 0 : size, 0, type, NULL, 0, 0};
         if (is_punct(cur(ps), '=')) {
             if (space != PTX_SPACE_GLOBAL && space != PTX_SPACE_CONST)
                 return fail(ps, cur(ps), "only .global and .const variables take initialisers");
@@ -533,6 +611,7 @@ static int parse_var_decl(struct parser *ps, bool visible, bool is_extern, bool 
             int r = parse_init_list(ps, &st, 0);
             if (r) {
                 free(st.buf);
+                free(st.relocs);
                 return r;
             }
             if (unsized) {
@@ -542,12 +621,26 @@ static int parse_var_decl(struct parser *ps, bool visible, bool is_extern, bool 
         }
         if (GROW(ps->mod->vars, ps->vars_cap, ps->mod->nvars + 1)) {
             free(st.buf);
+            free(st.relocs);
             return -ENOMEM;
         }
         struct ptx_var *v = &ps->mod->vars[ps->mod->nvars];
         memset(v, 0, sizeof(*v));
         v->name = intern(ps, name->p, name->len);
         v->init = NULL;
+        if (st.nrelocs) {
+            v->relocs = arena_alloc(&ps->mod->arena, st.nrelocs * sizeof(*st.relocs));
+            if (v->relocs) {
+                memcpy(v->relocs, st.relocs, st.nrelocs * sizeof(*st.relocs));
+                v->nrelocs = (uint32_t)st.nrelocs;
+            }
+            free(st.relocs);
+            st.relocs = NULL;
+            if (!v->relocs) {
+                free(st.buf);
+                return -ENOMEM;
+            }
+        }
         if (st.buf) {
             v->init = arena_alloc(&ps->mod->arena, size);
             if (v->init) {
@@ -627,6 +720,10 @@ static int resolve_name(struct parser *ps, const struct ptx_tok *t, struct ptx_o
         case DECL_LOCAL:
             o->sym = PTX_SYM_LOCAL;
             break;
+        case DECL_PROTO:
+            o->kind = PTX_OPND_PROTO;
+            o->index = d->base;
+            return 0;
         default:
             o->sym = PTX_SYM_VAR;
             break;
@@ -1028,8 +1125,11 @@ static int check_operands(struct parser *ps, const struct ptx_tok *t, struct ptx
         }
         if (o->kind == PTX_OPND_LABEL && in->op != PTX_OP_BRA)
             return fail(ps, t, "label operand not valid for %s", info->name);
-        if (o->kind == PTX_OPND_FUNC && in->op != PTX_OP_CALL)
-            return fail(ps, t, "function name not valid as an operand of %s", info->name);
+        if (o->kind == PTX_OPND_FUNC && in->op != PTX_OP_CALL &&
+            !(in->op == PTX_OP_MOV && i == 1 && ptx_type_size(in->type) == 8))
+            return fail(ps, t, "function name not valid as an operand of " TOKF, TOKA(t));
+        if (o->kind == PTX_OPND_PROTO && in->op != PTX_OP_CALL)
+            return fail(ps, t, "a .callprototype is only valid as the last operand of call");
     }
     if (in->op == PTX_OP_LD || in->op == PTX_OP_ST || in->op == PTX_OP_LDU) {
         unsigned vi = in->op == PTX_OP_ST ? 1 : 0;
@@ -1039,10 +1139,21 @@ static int check_operands(struct parser *ps, const struct ptx_tok *t, struct ptx
     if (in->op == PTX_OP_CALL) {
         /* call [(rets),] func [, (args)] */
         unsigned fi = opnd_is(in, 0, PTX_OPND_LIST) ? 1 : 0;
-        if (!opnd_is(in, fi, PTX_OPND_FUNC))
-            return fail(ps, t, "call needs a function name (indirect calls are not supported)");
-        if (in->nops > fi + 2 || (in->nops == fi + 2 && !opnd_is(in, fi + 1, PTX_OPND_LIST)))
-            return fail(ps, t, "call arguments must be a parenthesised list");
+        if (opnd_is(in, fi, PTX_OPND_REG)) {
+            /* call [(rets),] %rd, [(args),] prototype */
+            if (in->ops[fi].rclass != PTX_RC_64)
+                return fail(ps, t, "an indirect call needs a 64-bit register holding the function address");
+            if (!opnd_is(in, in->nops - 1, PTX_OPND_PROTO))
+                return fail(ps, t, "an indirect call needs a .callprototype as its last operand "
+                            "(call targets lists are not supported)");
+            if (in->nops > fi + 3 || (in->nops == fi + 3 && !opnd_is(in, fi + 1, PTX_OPND_LIST)))
+                return fail(ps, t, "call arguments must be a parenthesised list");
+        } else {
+            if (!opnd_is(in, fi, PTX_OPND_FUNC))
+                return fail(ps, t, "call needs a function name or a register");
+            if (in->nops > fi + 2 || (in->nops == fi + 2 && !opnd_is(in, fi + 1, PTX_OPND_LIST)))
+                return fail(ps, t, "call arguments must be a parenthesised list");
+        }
     }
     if (in->op == PTX_OP_BRA && !opnd_is(in, 0, PTX_OPND_LABEL))
         return fail(ps, t, "bra needs a label");
@@ -1284,6 +1395,48 @@ static int resolve_labels(struct parser *ps)
     return 0;
 }
 
+/* name: .callprototype [.noreturn] [(rets)] _ [(params)] [.noreturn]; — the signature of indirect
+ * calls that name it. */
+static int parse_callprototype(struct parser *ps)
+{
+    struct ptx_function *fn = ps->fn;
+    const struct ptx_tok *name = advance(ps);
+    advance(ps); /* : */
+    advance(ps); /* .callprototype */
+    struct ptx_param *rets = NULL, *params = NULL;
+    struct ptx_proto p = {0};
+    int r = 0;
+    if (is_dir(cur(ps), ".noreturn"))
+        advance(ps);
+    if (is_punct(cur(ps), '(') && (r = parse_param_list(ps, &rets, &p.nrets, &p.ret_size)))
+        goto out;
+    if (!tok_is(cur(ps), "_")) {
+        r = fail(ps, cur(ps), "expected '_' in the .callprototype, found " TOKF, TOKA(cur(ps)));
+        goto out;
+    }
+    advance(ps);
+    if (is_punct(cur(ps), '(') && (r = parse_param_list(ps, &params, &p.nparams, &p.param_size)))
+        goto out;
+    if (is_dir(cur(ps), ".noreturn"))
+        advance(ps);
+    if ((r = expect(ps, ';', "after the .callprototype")))
+        goto out;
+    if ((r = GROW(fn->protos, ps->protos_cap, (size_t)fn->nprotos + 1)))
+        goto out;
+    p.name = intern(ps, name->p, name->len);
+    if (!p.name) {
+        r = -ENOMEM;
+        goto out;
+    }
+    fn->protos[fn->nprotos] = p;
+    r = decl_add(ps, name, name->p, name->len, DECL_PROTO, 0, fn->nprotos, 0);
+    fn->nprotos++;
+out:
+    free(rets);
+    free(params);
+    return r;
+}
+
 static int parse_body(struct parser *ps)
 {
     struct ptx_function *fn = ps->fn;
@@ -1291,7 +1444,7 @@ static int parse_body(struct parser *ps)
     ps->ndecls = 0;
     ps->nfix = 0;
     ps->callparam = 0;
-    ps->insns_cap = ps->xops_cap = ps->labels_cap = 0;
+    ps->insns_cap = ps->xops_cap = ps->labels_cap = ps->protos_cap = 0;
     /* The function's parameters are names in its outermost scope. */
     for (uint32_t i = 0; i < fn->nparams; i++) {
         int r = decl_add(ps, cur(ps), fn->params[i].name, strlen(fn->params[i].name), DECL_PARAM, 0,
@@ -1356,6 +1509,9 @@ static int parse_body(struct parser *ps)
             } else {
                 r = fail(ps, t, "unsupported directive " TOKF " in a function body", TOKA(t));
             }
+        } else if (t->kind == PTX_TOK_WORD && is_punct(peek(ps, 1), ':') &&
+                   is_dir(peek(ps, 2), ".callprototype")) {
+            r = parse_callprototype(ps);
         } else if (t->kind == PTX_TOK_WORD && is_punct(peek(ps, 1), ':')) {
             for (uint32_t j = 0; j < fn->nlabels; j++)
                 if (strlen(fn->labels[j].name) == t->len &&
@@ -1627,6 +1783,7 @@ void ptx_module_free(struct ptx_module *mod)
         free(f->insns);
         free(f->xops);
         free(f->labels);
+        free(f->protos);
     }
     free(mod->funcs);
     free(mod->vars);

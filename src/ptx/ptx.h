@@ -197,7 +197,7 @@ enum ptx_space {
     X(RED, "red", PTX_MC_SPACE | PTX_MC_SEM | PTX_MC_SCOPE | PTX_MC_ATOMOP | PTX_MC_NOFTZ,         \
       PTX_TM_INT | PTX_TM_F | PTX_TM_H, 1, 1, 2, 2)                                                \
     X(BRA, "bra", PTX_MC_UNI, 0, 0, 0, 1, 1)                                                       \
-    X(CALL, "call", PTX_MC_UNI, 0, 0, 0, 1, 3)                                                     \
+    X(CALL, "call", PTX_MC_UNI, 0, 0, 0, 1, 4)                                                     \
     X(RET, "ret", PTX_MC_UNI, 0, 0, 0, 0, 0)                                                       \
     X(EXIT, "exit", 0, 0, 0, 0, 0, 0)                                                              \
     X(TRAP, "trap", 0, 0, 0, 0, 0, 0)                                                              \
@@ -399,6 +399,7 @@ enum ptx_operand_kind {
     PTX_OPND_VEC,     /* {a, b, ...}: index: first element in ptx_function.xops, imm: count */
     PTX_OPND_LIST,    /* (a, b, ...) of call: same layout as VEC */
     PTX_OPND_SINK,    /* _ */
+    PTX_OPND_PROTO,   /* index: .callprototype in ptx_function.protos (indirect call) */
 };
 
 #define PTX_OPND_NEG (1u << 0)
@@ -464,6 +465,21 @@ struct ptx_label {
     uint32_t insn;
 };
 
+/* A .callprototype label in a function body: the signature an indirect call promises
+ * (`call (r), %rd, (a), proto;`). Parameter names are placeholders (`_`). */
+struct ptx_proto {
+    const char *name;
+    uint32_t nparams, nrets;
+    uint32_t param_size, ret_size;
+};
+
+/* Function addresses (`mov.u64 %rd, func;`, function names in initialisers) are tagged values in a
+ * window no data pointer can hold (above user space, beside the executor's other windows):
+ * PTX_FUNC_ADDR(i) for the module's function i. They do not depend on where a module is loaded,
+ * so the parser writes them straight into initialiser bytes. */
+#define PTX_FUNC_WINDOW  0x0001400000000000ull
+#define PTX_FUNC_ADDR(i) (PTX_FUNC_WINDOW + ((uint64_t)(i) << 4))
+
 struct ptx_function {
     const char *name;
     bool is_entry;
@@ -490,6 +506,17 @@ struct ptx_function {
     uint32_t callparam_size;         /* call-site .param scratch bytes */
     uint32_t maxntid[3], reqntid[3]; /* 0 when not given */
     uint32_t minnctapersm, maxnreg;
+    struct ptx_proto *protos; /* .callprototype declarations of the body */
+    uint32_t nprotos;
+};
+
+/* An initialiser element naming a variable (`x`, `x+8`, `generic(x)`): the 8 bytes at offset hold
+ * the target variable's address plus addend once the loader has placed it (the init bytes there
+ * are zero). See ptx_var_relocate in exec.h. */
+struct ptx_reloc {
+    uint64_t offset;
+    uint32_t var; /* module variable index (.global or .const) */
+    int64_t addend;
 };
 
 struct ptx_var {
@@ -503,6 +530,8 @@ struct ptx_var {
     uint64_t size;
     uint8_t *init; /* initial bytes (size of them) or NULL for zero */
     uint32_t line;
+    struct ptx_reloc *relocs; /* addresses of variables to patch into the image (in the arena) */
+    uint32_t nrelocs;
 };
 
 struct ptx_module {

@@ -540,6 +540,17 @@ static CUresult alloc_variables(struct CUmod_st *mod, char *msg, size_t msgsz)
         else
             memset(ref.host, 0, size);
     }
+    /* Initialisers that name other variables (x, x+8, generic(x)) get their addresses now that
+     * every variable has one. */
+    for (uint32_t i = 0; i < pm->nvars; i++) {
+        const struct ptx_var *v = &pm->vars[i];
+        struct sim_mem_ref ref;
+        if (!mod->var_addr[i] || !v->nrelocs || !v->init)
+            continue;
+        if (sim_mem_lookup(mod->var_addr[i], (size_t)v->size, &ref) != CUDA_SUCCESS)
+            return CUDA_ERROR_UNKNOWN;
+        ptx_var_relocate(v, mod->var_addr, ref.host);
+    }
     return CUDA_SUCCESS;
 }
 

@@ -222,6 +222,49 @@ static void test_module_variable(void)
     CHECK_OK(cuModuleUnload(mod));
 }
 
+/* A module variable whose initialiser names another variable holds that variable's device
+ * address once loaded (the loader relocates it), so a kernel can load through it. */
+static const char reloc_ptx[] =
+    ".version 8.0\n.target sm_80\n.address_size 64\n"
+    ".global .align 4 .u32 data[2] = {7, 9};\n"
+    ".global .align 8 .u64 ptr[2] = {data, generic(data)};\n"
+    ".visible .entry through_ptr(.param .u64 out)\n{\n"
+    ".reg .b64 %rd<6>;\n.reg .b32 %r<3>;\n"
+    "ld.param.u64 %rd1, [out];\ncvta.to.global.u64 %rd2, %rd1;\n"
+    "ld.global.u64 %rd3, [ptr];\nld.global.u32 %r1, [%rd3+4];\n"
+    "ld.global.u64 %rd4, [ptr+8];\nld.u32 %r2, [%rd4];\n"
+    "st.global.u32 [%rd2], %r1;\nst.global.u32 [%rd2+4], %r2;\nret;\n}\n";
+
+static void test_variable_relocation(void)
+{
+    CUmodule mod;
+    char log[512] = "";
+    CUjit_option keys[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+    void *vals[] = {log, (void *)(uintptr_t)sizeof(log)};
+    CUresult rc = cuModuleLoadDataEx(&mod, reloc_ptx, 2, keys, vals);
+    REQUIRE(rc == CUDA_SUCCESS, "loading the relocation module: %d (%s)", (int)rc, log);
+    CUdeviceptr data, ptr;
+    REQUIRE_OK(cuModuleGetGlobal(&data, NULL, mod, "data"));
+    REQUIRE_OK(cuModuleGetGlobal(&ptr, NULL, mod, "ptr"));
+    uint64_t p[2];
+    CHECK_OK(cuMemcpyDtoH(p, ptr, sizeof(p)));
+    CHECK(p[0] == (uint64_t)data && p[1] == (uint64_t)data,
+          "ptr holds 0x%llx/0x%llx, data is at 0x%llx", (unsigned long long)p[0],
+          (unsigned long long)p[1], (unsigned long long)data);
+    CUfunction f;
+    REQUIRE_OK(cuModuleGetFunction(&f, mod, "through_ptr"));
+    CUdeviceptr out;
+    REQUIRE_OK(cuMemAlloc(&out, 8));
+    void *params[] = {&out};
+    CHECK_OK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL));
+    CHECK_OK(cuCtxSynchronize());
+    uint32_t w[2] = {0, 0};
+    CHECK_OK(cuMemcpyDtoH(w, out, sizeof(w)));
+    CHECK(w[0] == 9 && w[1] == 7, "loads through the relocated pointers gave %u %u", w[0], w[1]);
+    CHECK_OK(cuMemFree(out));
+    CHECK_OK(cuModuleUnload(mod));
+}
+
 /* Runs fn in a child with a fresh context; returns its exit status (stdout to out_fd if >= 0). */
 static int in_child(int (*fn)(void), int out_fd)
 {
@@ -326,6 +369,7 @@ int main(int argc, char **argv)
     CUcontext ctx = module_test_setup();
     test_vector_add(argv[1]);
     test_module_variable();
+    test_variable_relocation();
     CHECK_OK(cuCtxSynchronize());
     CHECK_OK(cuCtxDestroy(ctx));
     return check_done("module-exec");

@@ -82,6 +82,10 @@ static void rig_open(struct rig *r, const char *src, size_t len)
             memcpy(r->var_mem[i], v->init, v->size);
         r->var_addr[i] = DEV_BASE + 0x80000000000ull + (uint64_t)i * 0x100000;
     }
+    /* As the loader does: addresses of variables named in initialisers, once all are placed. */
+    for (uint32_t i = 0; i < r->mod->nvars && i < 64; i++)
+        if (r->var_mem[i])
+            ptx_var_relocate(&r->mod->vars[i], r->var_addr, r->var_mem[i]);
 }
 
 static void rig_open_text(struct rig *r, const char *src)
@@ -717,6 +721,218 @@ static void test_clock_advances(void **state)
     rig_close(&r);
 }
 
+
+/* ---- indirect calls ---- */
+
+static int gcd_ref(int a, int b)
+{
+    return b == 0 ? a : gcd_ref(b, a % b);
+}
+
+/* The corpus kernel: a __device__ table of function pointers initialised with function names,
+ * a call through a prototype with lanes of one warp calling different functions, and recursion. */
+static void test_indirect_call_table(void **state)
+{
+    (void)state;
+    static const char *files[] = {"corpus/indirect_call.sm_80.ptx",
+                                  "corpus/indirect_call.sm_90.ptx"};
+    enum { N = 300 };
+    float x[N], y[N];
+    int op[N], p[N], q[N], g[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = 0.25f + (float)(i % 23) * 0.125f;
+        op[i] = (i * 7 + i / 5) % 11; /* all four entries, mixed within warps */
+        p[i] = (i * 37) % 1000 - 500;
+        q[i] = (i * 91) % 777 - 300;
+    }
+    for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+        struct rig r;
+        rig_open_file(&r, files[f]);
+        memset(y, 0, sizeof(y));
+        memset(g, 0, sizeof(g));
+        uint64_t args[] = {rig_buf(&r, x, sizeof(x)), rig_buf(&r, op, sizeof(op)),
+                           rig_buf(&r, y, sizeof(y)), rig_buf(&r, p, sizeof(p)),
+                           rig_buf(&r, q, sizeof(q)), rig_buf(&r, g, sizeof(g)), N};
+        struct run_opts o = {.grid = {3}, .block = {128}};
+        struct ptx_result res;
+        rig_run(&r, "dispatch", &o, args, &res);
+        if (res.fault)
+            fail_msg("%s: fault %d: %s", files[f], res.fault, res.msg);
+        for (int i = 0; i < N; i++) {
+            float want;
+            switch (op[i] & 3) {
+            case 0: want = x[i] * x[i]; break;
+            case 1: want = -x[i]; break;
+            case 2: want = 1.0f / x[i]; break;
+            default: want = expf(x[i]); break;
+            }
+            if (fabsf(y[i] - want) > 1e-5f * fabsf(want) + 1e-6f)
+                fail_msg("%s: y[%d] = %a, want %a (op %d)", files[f], i, y[i], want, op[i] & 3);
+            assert_int_equal(g[i], gcd_ref(abs(p[i]), abs(q[i])));
+        }
+        rig_close(&r);
+    }
+}
+
+/* Hand-written: a .const table naming functions and variables (plain and generic(...)), mov of a
+ * function address, and a call through a value that is not a function address faulting. */
+static const char indirect_src[] = HDR
+    ".func (.param .b32 r) twice(.param .b32 a)\n{\n.reg .b32 %r<3>;\n"
+    "ld.param.b32 %r1, [a];\nadd.s32 %r2, %r1, %r1;\nst.param.b32 [r], %r2;\nret;\n}\n"
+    ".func (.param .b32 r) plus7(.param .b32 a)\n{\n.reg .b32 %r<3>;\n"
+    "ld.param.b32 %r1, [a];\nadd.s32 %r2, %r1, 7;\nst.param.b32 [r], %r2;\nret;\n}\n"
+    ".global .align 4 .u32 val[2] = {40, 41};\n"
+    ".const .align 8 .u64 tab[4] = {twice, plus7, generic(val), val+4};\n"
+    ".visible .entry ind(.param .u64 out, .param .u32 bad)\n{\n"
+    ".reg .pred %p<2>;\n.reg .b32 %r<12>;\n.reg .b64 %rd<16>;\n"
+    "ld.param.u64 %rd1, [out];\nld.param.u32 %r9, [bad];\nmov.u32 %r1, %tid.x;\n"
+    "and.b32 %r2, %r1, 1;\nmul.wide.u32 %rd2, %r2, 8;\nmov.u64 %rd3, tab;\n"
+    "add.s64 %rd4, %rd3, %rd2;\nld.const.u64 %rd5, [%rd4];\n"
+    "setp.ne.u32 %p1, %r9, 0;\n@%p1 mov.u64 %rd5, %rd1;\n"
+    "{\n.param .b32 param0;\nst.param.b32 [param0], %r1;\n.param .b32 retval0;\n"
+    "proto : .callprototype (.param .b32 _) _ (.param .b32 _);\n"
+    "call (retval0), %rd5, (param0), proto;\nld.param.b32 %r3, [retval0];\n}\n"
+    "mov.u64 %rd6, plus7;\n"
+    "{\n.param .b32 param0;\nst.param.b32 [param0], %r3;\n.param .b32 retval0;\n"
+    "proto2 : .callprototype (.param .b32 _) _ (.param .b32 _);\n"
+    "call.uni (retval0), %rd6, (param0), proto2;\nld.param.b32 %r4, [retval0];\n}\n"
+    "ld.const.u64 %rd7, [tab+16];\nld.u32 %r5, [%rd7];\n"
+    "ld.const.u64 %rd8, [tab+24];\nld.global.u32 %r6, [%rd8];\n"
+    "add.s32 %r7, %r4, %r5;\nadd.s32 %r8, %r7, %r6;\n"
+    "mul.wide.u32 %rd9, %r1, 4;\nadd.s64 %rd10, %rd1, %rd9;\nst.global.u32 [%rd10], %r8;\n"
+    "ret;\n}\n";
+
+static void test_indirect_call_faults_and_relocs(void **state)
+{
+    (void)state;
+    uint32_t out[64];
+    struct rig r;
+    rig_open_text(&r, indirect_src);
+    const struct ptx_var *tab = ptx_module_var(r.mod, "tab");
+    assert_non_null(tab);
+    assert_int_equal(tab->nrelocs, 2);
+    uint64_t base = rig_buf(&r, out, sizeof(out));
+    uint64_t args[] = {base, 0};
+    struct run_opts o = {.block = {64}};
+    struct ptx_result res;
+    rig_run(&r, "ind", &o, args, &res);
+    if (res.fault)
+        fail_msg("fault %d: %s", res.fault, res.msg);
+    for (uint32_t t = 0; t < 64; t++) {
+        uint32_t first = (t & 1) ? t + 7 : t * 2;
+        assert_int_equal(out[t], first + 7 + 40 + 41);
+    }
+    /* A data pointer is not a function: the call faults with the address named. */
+    uint64_t args_bad[] = {base, 1};
+    rig_run(&r, "ind", &o, args_bad, &res);
+    assert_int_equal(res.fault, PTX_FAULT_ADDRESS);
+    assert_true(res.address == base);
+    assert_non_null(strstr(res.msg, "not the address of a function"));
+    rig_close(&r);
+}
+
+/* ---- executor gaps ---- */
+
+/* lane_insns counts the lanes whose guard holds, not every active lane: 64 threads run 3
+ * unguarded instructions and one store guarded to the 10 threads with tid < 10, then ret. */
+static const char guard_src[] = HDR
+    ".visible .entry g(.param .u64 p)\n{\n.reg .pred %p<2>;\n.reg .b32 %r<4>;\n.reg .b64 %rd<4>;\n"
+    "ld.param.u64 %rd1, [p];\nmov.u32 %r1, %tid.x;\nsetp.lt.u32 %p1, %r1, 10;\n"
+    "@%p1 st.global.u32 [%rd1], %r1;\nret;\n}\n";
+
+static void test_lane_insns_count_guarded_lanes(void **state)
+{
+    (void)state;
+    uint32_t word = 0;
+    struct rig r;
+    rig_open_text(&r, guard_src);
+    uint64_t args[] = {rig_buf(&r, &word, sizeof(word))};
+    struct run_opts o = {.block = {64}};
+    struct ptx_result res;
+    rig_run(&r, "g", &o, args, &res);
+    if (res.fault)
+        fail_msg("fault %d: %s", res.fault, res.msg);
+    /* ld, mov (%tid.x), setp, ret: 64 lanes each; the store: 10 lanes. */
+    assert_int_equal(res.lane_insns, 4 * 64 + 10);
+    rig_close(&r);
+}
+
+/* printf("%s|%5s|%-4s|%.3s\n", long, "ab", "c", "xyzw") with a 3000-character string: nothing
+ * is cut, width and precision apply. */
+static void test_printf_long_string(void **state)
+{
+    (void)state;
+    enum { LONG = 3000 };
+    static char text[LONG + 1];
+    for (int i = 0; i < LONG; i++)
+        text[i] = (char)('a' + i % 26);
+    static const char fmt[] = "%s|%5s|%-4s|%.3s\n";
+    static const char shorts[] = "ab\0c\0xyzw";
+    struct rig r;
+    static const char src[] = HDR
+        ".extern .func (.param .b32 r) vprintf(.param .b64 f, .param .b64 a);\n"
+        ".visible .entry pf(.param .u64 f, .param .u64 a)\n{\n.reg .b32 %r<2>;\n.reg .b64 %rd<3>;\n"
+        "ld.param.u64 %rd1, [f];\nld.param.u64 %rd2, [a];\n"
+        "{\n.param .b64 param0;\nst.param.b64 [param0], %rd1;\n.param .b64 param1;\n"
+        "st.param.b64 [param1], %rd2;\n.param .b32 retval0;\n"
+        "call.uni (retval0), vprintf, (param0, param1);\nld.param.b32 %r1, [retval0];\n}\nret;\n}\n";
+    rig_open_text(&r, src);
+    uint64_t dfmt = rig_buf(&r, (void *)fmt, sizeof(fmt));
+    uint64_t dtext = rig_buf(&r, text, sizeof(text));
+    uint64_t dshort = rig_buf(&r, (void *)shorts, sizeof(shorts));
+    uint64_t argbuf[4] = {dtext, dshort, dshort + 3, dshort + 5};
+    uint64_t dargs = rig_buf(&r, argbuf, sizeof(argbuf));
+    char tmpl[] = "/tmp/gpool-exec-printf-long-XXXXXX";
+    int fd = mkstemp(tmpl);
+    assert_true(fd >= 0);
+    unlink(tmpl);
+    uint64_t args[] = {dfmt, dargs};
+    struct run_opts o = {.block = {1}, .printf_fd = fd};
+    struct ptx_result res;
+    rig_run(&r, "pf", &o, args, &res);
+    if (res.fault)
+        fail_msg("fault %d: %s", res.fault, res.msg);
+    static char want[LONG + 64], got[LONG + 64];
+    int wn = snprintf(want, sizeof(want), fmt, text, "ab", "c", "xyzw");
+    memset(got, 0, sizeof(got));
+    assert_int_equal(pread(fd, got, sizeof(got) - 1, 0), wn);
+    assert_string_equal(got, want);
+    close(fd);
+    rig_close(&r);
+}
+
+/* %clock64 advances while a warp spins on it: the loop reads it until it has moved 200000 ticks
+ * past the first read, and must get there (a clock that stood still would spin forever; the test
+ * harness times out). Each lane reports how far it got and how many reads it took. */
+static const char clock_src[] = HDR
+    ".visible .entry spin(.param .u64 p)\n{\n.reg .pred %p<2>;\n.reg .b32 %r<4>;\n"
+    ".reg .b64 %rd<10>;\n"
+    "ld.param.u64 %rd1, [p];\nmov.u32 %r1, %tid.x;\nmov.u64 %rd2, %clock64;\nmov.u64 %rd5, 0;\n"
+    "$L_spin:\nmov.u64 %rd3, %clock64;\nadd.s64 %rd5, %rd5, 1;\nsub.s64 %rd4, %rd3, %rd2;\n"
+    "setp.lt.s64 %p1, %rd4, 200000;\n@%p1 bra $L_spin;\n"
+    "mul.wide.u32 %rd6, %r1, 16;\nadd.s64 %rd7, %rd1, %rd6;\nst.global.u64 [%rd7], %rd4;\n"
+    "st.global.u64 [%rd7+8], %rd5;\nret;\n}\n";
+
+static void test_clock64_spin_advances(void **state)
+{
+    (void)state;
+    uint64_t out[64][2];
+    memset(out, 0, sizeof(out));
+    struct rig r;
+    rig_open_text(&r, clock_src);
+    uint64_t args[] = {rig_buf(&r, out, sizeof(out))};
+    struct run_opts o = {.block = {64}};
+    struct ptx_result res;
+    rig_run(&r, "spin", &o, args, &res);
+    if (res.fault)
+        fail_msg("fault %d: %s", res.fault, res.msg);
+    for (int i = 0; i < 64; i++) {
+        assert_true(out[i][0] >= 200000);
+        assert_true(out[i][1] >= 2); /* it really spun */
+    }
+    rig_close(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -733,6 +949,11 @@ int main(void)
         cmocka_unit_test(test_faults),
         cmocka_unit_test(test_assert_and_checks_kernel),
         cmocka_unit_test(test_clock_advances),
+        cmocka_unit_test(test_indirect_call_table),
+        cmocka_unit_test(test_indirect_call_faults_and_relocs),
+        cmocka_unit_test(test_lane_insns_count_guarded_lanes),
+        cmocka_unit_test(test_printf_long_string),
+        cmocka_unit_test(test_clock64_spin_advances),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

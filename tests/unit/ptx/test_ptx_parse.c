@@ -415,6 +415,52 @@ static void test_rejects_bad_operands(void **state)
     expect_reject(K("add.s32 %r1, %r2, ;\n"), 8, "operand");
     expect_reject(K("ld.global.u32 %r1, [%r2+];\n"), 8, "number");
     expect_reject(K("call.uni (%r1), %r2, (%r3);\n"), 8, "function");
+    /* Indirect calls: a 64-bit register and a .callprototype; initialisers naming symbols. */
+    expect_reject(".visible .entry k(.param .u64 p)\n{\n.reg .b64 %rd<4>;\n"
+                  "call.uni %rd1, ();\n}\n", 7, ".callprototype");
+    expect_reject(".visible .entry k(.param .u64 p)\n{\n.reg .b64 %rd<4>;\n"
+                  "pr : .callprototype _ (.param .b32 _);\nmov.u64 %rd1, pr;\n}\n", 8,
+                  ".callprototype");
+    expect_reject(".global .u64 t[1] = {nothere};\n", 4, "not declared");
+    expect_reject(".global .u32 x;\n.global .u32 t[1] = {x};\n", 5, "64 bits");
+    expect_reject(".shared .u32 x;\n.global .u64 t[1] = {x};\n", 5, "only .global");
+}
+
+static void test_indirect_call_decoded(void **state)
+{
+    (void)state;
+    static const char src[] = ".version 9.0\n.target sm_80\n.address_size 64\n"
+        ".func (.param .b32 r) f(.param .b32 a);\n"
+        ".global .align 4 .u32 v[4];\n"
+        ".global .align 8 .u64 t[3] = {f, generic(v), v+8};\n"
+        ".visible .entry k()\n{\n.reg .b32 %r<3>;\n.reg .b64 %rd<3>;\n"
+        "mov.u64 %rd1, f;\n{\n.param .b32 param0;\n.param .b32 retval0;\n"
+        "pr : .callprototype (.param .b32 _) _ (.param .b32 _);\n"
+        "call (retval0), %rd1, (param0), pr;\n}\nret;\n}\n";
+    struct ptx_module *mod;
+    struct ptx_error err;
+    if (ptx_parse(src, strlen(src), &mod, &err))
+        fail_msg("%u:%u: %s", err.line, err.col, err.msg);
+    const struct ptx_var *t = ptx_module_var(mod, "t");
+    assert_non_null(t);
+    uint64_t a0;
+    memcpy(&a0, t->init, 8);
+    assert_true(a0 == PTX_FUNC_ADDR(0));
+    assert_int_equal(t->nrelocs, 2);
+    assert_int_equal(t->relocs[0].offset, 8);
+    assert_int_equal(t->relocs[1].offset, 16);
+    assert_int_equal(t->relocs[1].addend, 8);
+    assert_string_equal(mod->vars[t->relocs[0].var].name, "v");
+    const struct ptx_function *k = ptx_module_function(mod, "k");
+    assert_int_equal(k->nprotos, 1);
+    assert_int_equal(k->protos[0].nparams, 1);
+    assert_int_equal(k->protos[0].nrets, 1);
+    const struct ptx_insn *call = &k->insns[1];
+    assert_int_equal(call->op, PTX_OP_CALL);
+    assert_int_equal(call->ops[1].kind, PTX_OPND_REG);
+    assert_int_equal(call->ops[3].kind, PTX_OPND_PROTO);
+    assert_int_equal(k->insns[0].ops[1].kind, PTX_OPND_FUNC);
+    ptx_module_free(mod);
 }
 
 static void test_rejects_structure(void **state)
@@ -575,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_rejects_huge_numbers),
         cmocka_unit_test(test_missing_header),
         cmocka_unit_test(test_handwritten_forms),
+        cmocka_unit_test(test_indirect_call_decoded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
