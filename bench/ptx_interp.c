@@ -6,7 +6,8 @@
  * FLOPs per second end to end, and a plain C loop doing the same work in the same run, with
  * ratios. Never run by the tests; see bench/README.md.
  *
- * Usage: ptx_interp [scale]   (scale multiplies the problem sizes; default 1)
+ * Usage: ptx_interp [scale [kernel]]   (scale multiplies the problem sizes, default 1; kernel
+ * runs only saxpy, reduce, sgemm or diverge, e.g. under a profiler)
  */
 #include <math.h>
 #include <stdint.h>
@@ -154,10 +155,12 @@ int main(int argc, char **argv)
     int scale = argc > 1 ? atoi(argv[1]) : 1;
     if (scale < 1)
         scale = 1;
+    const char *only = argc > 2 ? argv[2] : NULL;
+#define WANT(name) (!only || !strcmp(only, name))
     uint64_t li;
 
     /* saxpy */
-    {
+    if (WANT("saxpy")) {
         uint32_t n = 1u << 22;
         n *= (uint32_t)scale;
         float *x = malloc(n * 4), *y = malloc(n * 4);
@@ -189,7 +192,7 @@ int main(int argc, char **argv)
     }
 
     /* Warp-shuffle reduction (tests/kernels/ptx/reduce.cu: reduce_shfl). */
-    {
+    if (WANT("reduce")) {
         char *src = read_file("ptx/reduce.sm_80.ptx");
         if (!src) {
             fprintf(stderr, "ptx_interp: cannot read reduce.sm_80.ptx\n");
@@ -223,7 +226,7 @@ int main(int argc, char **argv)
     }
 
     /* Tiled SGEMM with barriers (tests/kernels/ptx/sgemm.cu). */
-    {
+    if (WANT("sgemm")) {
         char *src = read_file("ptx/sgemm.sm_80.ptx");
         if (!src)
             return 1;
@@ -271,7 +274,7 @@ int main(int argc, char **argv)
     }
 
     /* Divergent kernel. */
-    {
+    if (WANT("diverge")) {
         uint32_t n = 1u << 16; /* larger starts overflow u32 on the way */
         uint32_t *in = malloc(n * 4), *out = malloc(n * 4);
         for (uint32_t i = 0; i < n; i++)

@@ -81,6 +81,7 @@ struct cta {
     struct warp *warps;
     struct barrier bars[16];
     uint32_t exited;
+    uint64_t lane_insns; /* summed into exec.lane_insns once, when the worker ends */
 };
 
 struct exec {
@@ -318,6 +319,32 @@ static int mem_op(struct exec *E, struct warp *w, const struct xinsn *x, uint32_
     const uint32_t *list = E->prog->lists + x->aux;
     unsigned n = x->c, eb = x->w, total = eb * n;
     int store = x->op == X_ST;
+    if (x->am != AM_REG && (x->sp == SP_KPARAM || x->sp == SP_SHARED || x->sp == SP_GLOBAL)) {
+        /* One address for every lane (ld.param of a kernel parameter, a shared or global
+         * variable): translated once, for the lowest lane, which is where the per-lane loop
+         * would fault first. */
+        unsigned l0 = (unsigned)__builtin_ctz(m);
+        uint8_t *p = xlate(E, w, x, x->sp, addr_of(E, w, x, regs, l0), total, l0, store);
+        if (!p)
+            return -1;
+        for (unsigned i = 0; i < n; i++) {
+            uint64_t *r = &regs[(size_t)list[i] * 32];
+            if (store) {
+                /* Lane order, as the per-lane loop: the highest lane's value stays. */
+                for (unsigned l = 0; l < 32; l++)
+                    if ((m >> l) & 1)
+                        wr_bytes(p + i * eb, r[l], eb);
+            } else {
+                uint64_t v = extend(rd_bytes(p + i * eb, eb), eb, x->b, x->fl & XF_ANEG);
+                for (unsigned l = 0; l < 32; l++)
+                    if ((m >> l) & 1)
+                        r[l] = v;
+            }
+        }
+        if (!store)
+            regs[(size_t)w->xf->sink * 32] = 0;
+        return 0;
+    }
     for (unsigned l = 0; l < 32; l++) {
         if (!((m >> l) & 1))
             continue;
@@ -470,7 +497,15 @@ static uint64_t warp_clock(const struct warp *w, uint64_t cnt)
 
 /* ---- divergence ---- */
 
-static uint32_t min_waiting_pc(const struct warp *w, uint32_t *lanes)
+/* The divergence helpers are inlined into the interpreter loop (both of its builds): a divergent
+ * warp calls them on every divergent branch. */
+#if defined(__GNUC__)
+#define XINLINE inline __attribute__((always_inline))
+#else
+#define XINLINE inline
+#endif
+
+static XINLINE uint32_t min_waiting_pc(const struct warp *w, uint32_t *lanes)
 {
     uint32_t best = UINT32_MAX, mask = 0;
     for (uint32_t s = w->waiting; s; s &= s - 1) {
@@ -488,7 +523,7 @@ static uint32_t min_waiting_pc(const struct warp *w, uint32_t *lanes)
 }
 
 /* The running group is empty: run the waiting lanes with the minimum PC. */
-static void resched(struct warp *w)
+static XINLINE void resched(struct warp *w)
 {
     uint32_t lanes;
     uint32_t pc = min_waiting_pc(w, &lanes);
@@ -499,7 +534,7 @@ static void resched(struct warp *w)
 }
 
 /* The running group reached w->resync: take in the lanes waiting there. */
-static void merge(struct warp *w)
+static XINLINE void merge(struct warp *w)
 {
     uint32_t add = 0;
     for (uint32_t s = w->waiting; s; s &= s - 1) {
@@ -521,7 +556,7 @@ static void merge(struct warp *w)
 }
 
 /* Moves the running group: lanes of taken go to target, the others of active to next. */
-static void jump(struct warp *w, uint32_t taken, uint32_t target, uint32_t next)
+static XINLINE void jump(struct warp *w, uint32_t taken, uint32_t target, uint32_t next)
 {
     uint32_t rest = w->active & ~taken;
     if (!w->waiting && !rest) {
@@ -1208,6 +1243,25 @@ static uint64_t bits_f64(double d)
 
 /* ---- the interpreter loop ---- */
 
+/* Whether the 4-byte accesses at A[l] + imm of all 32 lanes are aligned and lie in one global
+ * region, which it leaves in the warp's region cache (lookup by the lowest address). */
+static int glob_span(struct exec *E, struct warp *w, const uint64_t *A, uint64_t imm)
+{
+    uint64_t lo = UINT64_MAX, hi = 0, any = 0;
+    for (unsigned l = 0; l < 32; l++) {
+        uint64_t a = A[l] + imm;
+        lo = a < lo ? a : lo;
+        hi = a > hi ? a : hi;
+        any |= a;
+    }
+    if (any & 3)
+        return 0;
+    if (lo - w->c_lo >= w->c_len && region_lookup(E, w, lo))
+        return 0;
+    /* lo is in the region and hi >= lo: the span fits when hi + 4 does. */
+    return hi - w->c_lo < w->c_len && w->c_len - (hi - w->c_lo) >= 4;
+}
+
 enum { RUN_YIELD, RUN_BLOCKED, RUN_FAULT };
 
 #define LANES_EXPR(expr)                                                                           \
@@ -1231,22 +1285,39 @@ enum { RUN_YIELD, RUN_BLOCKED, RUN_FAULT };
         }                                                                                          \
     } while (0)
 
-static int run_warp(struct exec *E, struct warp *w)
+/* On x86-64 the loop is also built for x86-64-v3 (AVX2, FMA, POPCNT) and picked on the first
+ * launch from what cpuid reports (run_warp_select): the full-mask lane loops then process four
+ * u64 lanes per instruction, fma.f32 is one instruction instead of a libm call, and popcount is
+ * inline. Results are identical: IEEE add/mul/fma are exactly rounded on both paths. The choice
+ * is made by hand rather than with target_clones, whose ifunc resolver needs libgcc's CPU probe
+ * to run as a library constructor, and a gpool libcuda runs none. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define EXEC_HAVE_V3 1
+#include <cpuid.h>
+#endif
+static XINLINE int run_warp_body(struct exec *E, struct warp *w)
 {
     const struct xinsn *code = w->xf->code;
     uint64_t *regs = w->regs;
     uint32_t *P = w->preds;
     uint32_t pc = w->pc, active = w->active;
+    /* w->resync changes only in calls that are followed by LOAD(); kept in a local because the
+     * stores of memory instructions could alias it. */
+    uint32_t resync = w->resync;
+    /* Lane count of the last executed mask: masks repeat, and popcount is a library call on
+     * baseline x86-64. */
+    uint32_t pop_m = 0, pop_n = 0;
     uint64_t cnt = 0;
     unsigned budget = QUANTUM;
     int ret = RUN_YIELD;
 
 #define SAVE() (w->pc = pc, w->active = active)
 #define LOAD()                                                                                     \
-    (code = w->xf->code, regs = w->regs, P = w->preds, pc = w->pc, active = w->active)
+    (code = w->xf->code, regs = w->regs, P = w->preds, pc = w->pc, active = w->active,            \
+     resync = w->resync)
 
     for (;;) {
-        if (__builtin_expect(pc == w->resync, 0)) {
+        if (__builtin_expect(pc == resync, 0)) {
             SAVE();
             merge(w);
             LOAD();
@@ -1257,12 +1328,16 @@ static int run_warp(struct exec *E, struct warp *w)
             uint32_t g = P[x->guard - 1];
             m &= (x->fl & XF_GNEG) ? ~g : g;
         }
-        /* Only lanes whose guard holds execute the instruction. */
-        cnt += (unsigned)__builtin_popcount(m);
         if (__builtin_expect(!m, 0)) {
             pc++;
             continue;
         }
+        /* Only lanes whose guard holds execute the instruction. */
+        if (__builtin_expect(m != pop_m, 0)) {
+            pop_m = m;
+            pop_n = (uint32_t)__builtin_popcount(m);
+        }
+        cnt += pop_n;
         switch ((enum xop)x->op) {
         case X_NOP:
         case X_WARPSYNC:
@@ -1408,20 +1483,30 @@ static int run_warp(struct exec *E, struct warp *w)
             const uint64_t *A = regs + (size_t)x->a * 32, *B = regs + (size_t)x->b * 32;
             uint32_t r = 0;
             unsigned cmp = x->w, sp = x->sp;
+            /* One loop per comparison and width, as cmp_int decides them (the signedness comes
+             * from the type, so lt and lo compare alike). */
+#define SETP_LOOPS(T)                                                                              \
+    switch (cmp) {                                                                                 \
+    case PTX_CMP_EQ: SETP_LOOP(T, ==); break;                                                      \
+    case PTX_CMP_NE: SETP_LOOP(T, !=); break;                                                      \
+    case PTX_CMP_LT: case PTX_CMP_LO: SETP_LOOP(T, <); break;                                      \
+    case PTX_CMP_LE: case PTX_CMP_LS: SETP_LOOP(T, <=); break;                                     \
+    case PTX_CMP_GT: case PTX_CMP_HI: SETP_LOOP(T, >); break;                                      \
+    default: SETP_LOOP(T, >=); break;                                                              \
+    }
+#define SETP_LOOP(T, OP)                                                                           \
+    for (unsigned l = 0; l < 32; l++)                                                              \
+        r |= (uint32_t)((T)A[l] OP(T) B[l]) << l
             if (sp == (0x80 | 4)) {
-                for (unsigned l = 0; l < 32; l++) {
-                    int32_t a = (int32_t)A[l], b = (int32_t)B[l];
-                    int v;
-                    switch (cmp) {
-                    case PTX_CMP_EQ: v = a == b; break;
-                    case PTX_CMP_NE: v = a != b; break;
-                    case PTX_CMP_LT: v = a < b; break;
-                    case PTX_CMP_LE: v = a <= b; break;
-                    case PTX_CMP_GT: v = a > b; break;
-                    default: v = cmp_int(cmp, sp, A[l], B[l]); break;
-                    }
-                    r |= (uint32_t)v << l;
-                }
+                SETP_LOOPS(int32_t);
+            } else if (sp == 4) {
+                SETP_LOOPS(uint32_t);
+            } else if (sp == (0x80 | 8)) {
+                SETP_LOOPS(int64_t);
+            } else if (sp == 8) {
+                SETP_LOOPS(uint64_t);
+#undef SETP_LOOP
+#undef SETP_LOOPS
             } else {
                 for (unsigned l = 0; l < 32; l++)
                     r |= (uint32_t)cmp_int(cmp, sp, A[l], B[l]) << l;
@@ -1539,17 +1624,50 @@ static int run_warp(struct exec *E, struct warp *w)
                 /* Scalar 32-bit global access: the hot case. */
                 const uint64_t *A = regs + (size_t)x->a * 32;
                 uint64_t *V = regs + (size_t)x->d * 32;
+                uint64_t imm = (uint64_t)x->imm;
                 int st = x->op == X_ST, bad = 0;
+                if (m == XFULL && glob_span(E, w, A, imm)) {
+                    /* Every lane aligned and inside one region: translated once. */
+                    uint8_t *base = w->c_host;
+                    uint64_t off = imm - w->c_lo;
+                    if (st) {
+                        for (unsigned l = 0; l < 32; l++) {
+                            uint32_t v = (uint32_t)V[l];
+                            memcpy(base + (A[l] + off), &v, 4);
+                        }
+                    } else if (x->fl & XF_ANEG) {
+                        for (unsigned l = 0; l < 32; l++) {
+                            uint32_t v;
+                            memcpy(&v, base + (A[l] + off), 4);
+                            V[l] = extend(v, 4, x->b, 1);
+                        }
+                    } else {
+                        uint64_t t[32];
+                        for (unsigned l = 0; l < 32; l++) {
+                            uint32_t v;
+                            memcpy(&v, base + (A[l] + off), 4);
+                            t[l] = v;
+                        }
+                        memcpy(V, t, sizeof(t));
+                    }
+                    break;
+                }
+                uint64_t c_lo = w->c_lo, c_len = w->c_len;
+                uint8_t *c_host = w->c_host;
                 for (unsigned l = 0; l < 32; l++) {
                     if (!((m >> l) & 1))
                         continue;
-                    uint64_t a = A[l] + (uint64_t)x->imm;
+                    uint64_t a = A[l] + imm;
                     uint8_t *p;
-                    if (!(a & 3) && a - w->c_lo < w->c_len && w->c_len - (a - w->c_lo) >= 4)
-                        p = w->c_host + (a - w->c_lo);
-                    else if (!(p = xlate(E, w, x, SP_GLOBAL, a, 4, l, st))) {
+                    if (!(a & 3) && a - c_lo < c_len && c_len - (a - c_lo) >= 4) {
+                        p = c_host + (a - c_lo);
+                    } else if (!(p = xlate(E, w, x, SP_GLOBAL, a, 4, l, st))) {
                         bad = 1;
                         break;
+                    } else {
+                        c_lo = w->c_lo;
+                        c_len = w->c_len;
+                        c_host = w->c_host;
                     }
                     if (st) {
                         uint32_t v = (uint32_t)V[l];
@@ -1572,6 +1690,31 @@ static int run_warp(struct exec *E, struct warp *w)
                 uint8_t *sh = w->cta->shared;
                 uint64_t lim = E->shared_bytes;
                 int st = x->op == X_ST, bad = 0;
+                if (m == XFULL && x->am == AM_REG) {
+                    uint64_t hi = 0, any = 0, imm = (uint64_t)x->imm;
+                    for (unsigned l = 0; l < 32; l++) {
+                        uint64_t a = A[l] + imm;
+                        hi = a > hi ? a : hi;
+                        any |= a;
+                    }
+                    /* All lanes aligned and below lim - 4 (so no lane wrapped either). */
+                    if (!(any & 3) && lim >= 4 && hi <= lim - 4) {
+                        uint8_t *base = sh;
+                        if (st) {
+                            for (unsigned l = 0; l < 32; l++) {
+                                uint32_t v = (uint32_t)V[l];
+                                memcpy(base + (A[l] + imm), &v, 4);
+                            }
+                        } else {
+                            for (unsigned l = 0; l < 32; l++) {
+                                uint32_t v;
+                                memcpy(&v, base + (A[l] + imm), 4);
+                                V[l] = (x->fl & XF_ANEG) ? extend(v, 4, x->b, 1) : v;
+                            }
+                        }
+                        break;
+                    }
+                }
                 for (unsigned l = 0; l < 32; l++) {
                     if (!((m >> l) & 1))
                         continue;
@@ -1656,6 +1799,7 @@ static int run_warp(struct exec *E, struct warp *w)
                 goto out;
             }
             if (x->a != XCALL_INDIRECT && E->prog->funcs[x->a].builtin) {
+                resync = w->resync;
                 pc++;
                 continue;
             }
@@ -1755,10 +1899,66 @@ out:
     SAVE();
 out_saved:
     w->icount += cnt;
-    atomic_fetch_add_explicit(&E->lane_insns, cnt, memory_order_relaxed);
+    w->cta->lane_insns += cnt;
     return ret;
 #undef SAVE
 #undef LOAD
+}
+
+static int run_warp_base(struct exec *E, struct warp *w)
+{
+    return run_warp_body(E, w);
+}
+
+#ifdef EXEC_HAVE_V3
+__attribute__((target("arch=x86-64-v3"))) static int run_warp_v3(struct exec *E, struct warp *w)
+{
+    return run_warp_body(E, w);
+}
+
+/* True when the CPU and the OS support everything x86-64-v3 code may use. */
+static int cpu_has_v3(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return 0;
+    const unsigned need1 = (1u << 0) | (1u << 9) | (1u << 12) | (1u << 13) | (1u << 19) |
+                           (1u << 20) | (1u << 22) | (1u << 23) | (1u << 26) | (1u << 27) |
+                           (1u << 28) | (1u << 29); /* SSE3 SSSE3 FMA CX16 SSE4.1/2 MOVBE
+                                                       POPCNT XSAVE OSXSAVE AVX F16C */
+    if ((c & need1) != need1)
+        return 0;
+    unsigned lo, hi;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 6) != 6) /* the OS saves SSE and AVX state */
+        return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return 0;
+    const unsigned need7 = (1u << 3) | (1u << 5) | (1u << 8); /* BMI1 AVX2 BMI2 */
+    if ((b & need7) != need7)
+        return 0;
+    if (!__get_cpuid(0x80000001, &a, &b, &c, &d))
+        return 0;
+    return (c & ((1u << 0) | (1u << 5))) == ((1u << 0) | (1u << 5)); /* LAHF LZCNT */
+}
+#endif
+
+static int (*run_warp_impl)(struct exec *E, struct warp *w) = run_warp_base;
+static pthread_once_t run_warp_once = PTHREAD_ONCE_INIT;
+
+/* GPOOL_SIM_CPU=baseline keeps the baseline loop (tests run both builds of it). */
+static void run_warp_select(void)
+{
+#ifdef EXEC_HAVE_V3
+    const char *force = getenv("GPOOL_SIM_CPU");
+    if (cpu_has_v3() && !(force && strcmp(force, "baseline") == 0))
+        run_warp_impl = run_warp_v3;
+#endif
+}
+
+static int run_warp(struct exec *E, struct warp *w)
+{
+    return run_warp_impl(E, w);
 }
 
 /* ---- CTAs ---- */
@@ -1798,13 +1998,7 @@ static void cta_init(struct exec *E, struct cta *c, uint32_t linear)
         w->nframes = 0;
         w->state = W_RUN;
         w->icount = 0;
-        for (unsigned l = 0; l < 32; l++) {
-            uint32_t t = first + l;
-            w->tid[0][l] = t % L->block[0];
-            w->tid[1][l] = (t / L->block[0]) % L->block[1];
-            w->tid[2][l] = t / (L->block[0] * L->block[1]);
-        }
-        /* Register frame of the kernel: allocated by worker_alloc. */
+        /* w->tid was filled by worker_alloc. Register frame of the kernel: allocated by worker_alloc. */
         enter_frame(E, w, E->kf, 0);
     }
 }
@@ -1824,6 +2018,12 @@ static int worker_alloc(struct exec *E, struct worker *wk, uint32_t nctas)
             return -ENOMEM;
         for (uint32_t k = 0; k < E->nwarps; k++) {
             struct warp *w = &c->warps[k];
+            for (unsigned l = 0; l < 32; l++) {
+                uint32_t t = k * 32 + l;
+                w->tid[0][l] = t % E->L->block[0];
+                w->tid[1][l] = (t / E->L->block[0]) % E->L->block[1];
+                w->tid[2][l] = t / (E->L->block[0] * E->L->block[1]);
+            }
             size_t need = frame_regbytes(E->kf);
             w->rstack = calloc(1, need);
             if (!w->rstack)
@@ -1838,8 +2038,10 @@ static void worker_free(struct exec *E, struct worker *wk)
 {
     if (!wk->ctas)
         return;
+    uint64_t li = 0;
     for (uint32_t i = 0; i < wk->nctas; i++) {
         struct cta *c = &wk->ctas[i];
+        li += c->lane_insns;
         if (c->warps) {
             for (uint32_t k = 0; k < E->nwarps; k++) {
                 free(c->warps[k].rstack);
@@ -1851,6 +2053,7 @@ static void worker_free(struct exec *E, struct worker *wk)
         free(c->local);
     }
     free(wk->ctas);
+    atomic_fetch_add_explicit(&E->lane_insns, li, memory_order_relaxed);
 }
 
 /* Runs resident CTAs until they all finish, a fault stops the launch, or every warp left waits
@@ -1990,6 +2193,7 @@ static void pool_grow(unsigned n)
 
 int ptx_exec_run(const struct ptx_launch *launch, struct ptx_result *res)
 {
+    pthread_once(&run_warp_once, run_warp_select);
     struct exec *E = calloc(1, sizeof(*E));
     const struct ptx_program *prog = launch->prog;
     int rc = 0;

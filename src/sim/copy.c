@@ -10,6 +10,7 @@
  * CUDA_ERROR_ILLEGAL_ADDRESS) and the bytes move with memmove while the device's engine is
  * held, its duration counted as busy time. CUDA arrays are not supported yet.
  */
+#include "graph.h"
 #include "stream.h"
 
 #include <stdlib.h>
@@ -212,13 +213,11 @@ struct linear {
     size_t width, height, depth;
 };
 
-static CUresult copy_linear(CUstream h, int ptds, enum mode mode, const struct linear *l)
+/* Validates a linear copy and builds its op (*out NULL for an empty copy). */
+static CUresult copy_build(const struct linear *l, int device, struct copy_op **out)
 {
-    struct CUctx_st *ctx;
-    struct sim_stream *s;
-    CUresult rc = stream_for(h, ptds, &ctx, &s);
-    if (rc != CUDA_SUCCESS)
-        return rc;
+    CUresult rc;
+    *out = NULL;
     if (l->width == 0 || l->height == 0 || l->depth == 0)
         return CUDA_SUCCESS;
     size_t src_ext = span(l->width, l->height, l->depth, l->src_pitch, l->src_slice);
@@ -241,9 +240,62 @@ static CUresult copy_linear(CUstream h, int ptds, enum mode mode, const struct l
     c->width = l->width;
     c->height = l->height;
     c->depth = l->depth;
-    c->device = ctx->device;
+    c->device = device;
     c->op.run = copy_run;
     c->op.release = op_free;
+    *out = c;
+    return CUDA_SUCCESS;
+}
+
+static CUmemorytype operand_type(enum operand how)
+{
+    return how == OPND_HOST ? CU_MEMORYTYPE_HOST
+                            : how == OPND_DEVICE ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_UNIFIED;
+}
+
+/* A linear copy as the CUDA_MEMCPY3D of a captured memcpy node. */
+static void linear_to_3d(const struct linear *l, CUDA_MEMCPY3D *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->srcMemoryType = operand_type(l->src_how);
+    if (l->src_how == OPND_HOST)
+        p->srcHost = (const void *)(uintptr_t)l->src;
+    else
+        p->srcDevice = l->src;
+    p->srcPitch = l->src_pitch;
+    p->srcHeight = l->src_pitch ? l->src_slice / l->src_pitch : 0;
+    p->dstMemoryType = operand_type(l->dst_how);
+    if (l->dst_how == OPND_HOST)
+        p->dstHost = (void *)(uintptr_t)l->dst;
+    else
+        p->dstDevice = l->dst;
+    p->dstPitch = l->dst_pitch;
+    p->dstHeight = l->dst_pitch ? l->dst_slice / l->dst_pitch : 0;
+    p->WidthInBytes = l->width;
+    p->Height = l->height;
+    p->Depth = l->depth;
+}
+
+static CUresult copy_linear(CUstream h, int ptds, enum mode mode, const struct linear *l)
+{
+    struct CUctx_st *ctx;
+    struct sim_stream *s;
+    CUresult rc = stream_for(h, ptds, &ctx, &s);
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    int capturing = 0;
+    if (atomic_load(&sim_capture_streams) &&
+        (rc = sim_capture_check(s, mode == SYNC, &capturing)) != CUDA_SUCCESS)
+        return rc;
+    struct copy_op *c;
+    if ((rc = copy_build(l, ctx->device, &c)) != CUDA_SUCCESS || !c)
+        return rc;
+    if (capturing) {
+        CUDA_MEMCPY3D p;
+        linear_to_3d(l, &p);
+        free(c);
+        return sim_capture_memcpy(s, ctx, &p);
+    }
     int d2d = c->src.lookup && c->src.kind == SIM_MEM_DEVICE && c->dst.lookup &&
               c->dst.kind == SIM_MEM_DEVICE;
     return submit(s, &c->op, mode == SYNC && !d2d);
@@ -655,14 +707,12 @@ EXPORT CUresult cuMemcpy3DPeerAsync_ptsz(const CUDA_MEMCPY3D_PEER *pCopy, CUstre
 
 /* ---- Memsets ------------------------------------------------------------------------------- */
 
-static CUresult memset_2d(CUstream h, int ptds, enum mode mode, CUdeviceptr dst, size_t pitch,
-                          unsigned elem, uint32_t value, size_t width, size_t height)
+/* Validates a memset and builds its op (*out NULL for an empty memset). */
+static CUresult memset_build(CUdeviceptr dst, size_t pitch, unsigned elem, uint32_t value,
+                             size_t width, size_t height, int device, struct set_op **out)
 {
-    struct CUctx_st *ctx;
-    struct sim_stream *s;
-    CUresult rc = stream_for(h, ptds, &ctx, &s);
-    if (rc != CUDA_SUCCESS)
-        return rc;
+    CUresult rc;
+    *out = NULL;
     /* The pointer and the pitch must be aligned to the element size. */
     if ((dst % elem) || (height > 1 && (pitch % elem)))
         return CUDA_ERROR_INVALID_VALUE;
@@ -691,9 +741,37 @@ static CUresult memset_2d(CUstream h, int ptds, enum mode mode, CUdeviceptr dst,
     m->value = value;
     m->width = width;
     m->height = height;
-    m->device = ctx->device;
+    m->device = device;
     m->op.run = set_run;
     m->op.release = op_free;
+    *out = m;
+    return CUDA_SUCCESS;
+}
+
+static CUresult memset_2d(CUstream h, int ptds, enum mode mode, CUdeviceptr dst, size_t pitch,
+                          unsigned elem, uint32_t value, size_t width, size_t height)
+{
+    struct CUctx_st *ctx;
+    struct sim_stream *s;
+    CUresult rc = stream_for(h, ptds, &ctx, &s);
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    int capturing = 0;
+    if (atomic_load(&sim_capture_streams) &&
+        (rc = sim_capture_check(s, mode == SYNC, &capturing)) != CUDA_SUCCESS)
+        return rc;
+    struct set_op *m;
+    if ((rc = memset_build(dst, pitch, elem, value, width, height, ctx->device, &m)) !=
+            CUDA_SUCCESS || !m)
+        return rc;
+    if (capturing) {
+        CUDA_MEMSET_NODE_PARAMS p = {
+            .dst = dst, .pitch = m->dst.pitch, .value = value, .elementSize = elem,
+            .width = width, .height = height,
+        };
+        free(m);
+        return sim_capture_memset(s, ctx, &p);
+    }
     return submit(s, &m->op, mode == SYNC && m->dst.kind != SIM_MEM_DEVICE);
 }
 
@@ -762,3 +840,86 @@ static CUresult memset_2d(CUstream h, int ptds, enum mode mode, CUdeviceptr dst,
 MEMSET_FAMILY(8, unsigned char)
 MEMSET_FAMILY(16, unsigned short)
 MEMSET_FAMILY(32, unsigned int)
+
+/* ---- Graph memcpy and memset nodes (graph.h) ------------------------------------------------ */
+
+/* A CUDA_MEMCPY3D as the linear copy it describes. */
+static CUresult memcpy3d_linear(const CUDA_MEMCPY3D *p, struct linear *l)
+{
+    struct desc_side s, d;
+    if (!p)
+        return CUDA_ERROR_INVALID_VALUE;
+    SIDES_3D(p, s, d, p->reserved0, p->reserved1);
+    memset(l, 0, sizeof(*l));
+    l->width = p->WidthInBytes;
+    l->height = p->Height ? p->Height : 1;
+    l->depth = p->Depth ? p->Depth : 1;
+    CUresult rc;
+    if ((rc = desc_side_resolve(&s, l->width, l->height, l->depth, &l->src_how, &l->src,
+                                &l->src_pitch, &l->src_slice)) != CUDA_SUCCESS ||
+        (rc = desc_side_resolve(&d, l->width, l->height, l->depth, &l->dst_how, &l->dst,
+                                &l->dst_pitch, &l->dst_slice)) != CUDA_SUCCESS)
+        return rc;
+    return CUDA_SUCCESS;
+}
+
+/* Validates a memcpy node's parameters (see graph.h). */
+CUresult sim_memcpy_node_check(const CUDA_MEMCPY3D *p)
+{
+    struct linear l;
+    struct copy_op *c;
+    CUresult rc = memcpy3d_linear(p, &l);
+    if (rc == CUDA_SUCCESS && (rc = copy_build(&l, 0, &c)) == CUDA_SUCCESS)
+        free(c);
+    return rc;
+}
+
+/* Runs a memcpy node on the calling thread (see graph.h). */
+CUresult sim_memcpy_node_run(const CUDA_MEMCPY3D *p, int dev)
+{
+    struct linear l;
+    struct copy_op *c;
+    CUresult rc = memcpy3d_linear(p, &l);
+    if (rc == CUDA_SUCCESS)
+        rc = copy_build(&l, dev, &c);
+    if (rc != CUDA_SUCCESS)
+        return rc == CUDA_ERROR_INVALID_VALUE ? CUDA_ERROR_ILLEGAL_ADDRESS : rc;
+    if (c) {
+        rc = copy_run(&c->op);
+        free(c);
+    }
+    return rc;
+}
+
+static CUresult memset_params_build(const CUDA_MEMSET_NODE_PARAMS *p, int dev,
+                                    struct set_op **out)
+{
+    if (!p || (p->elementSize != 1 && p->elementSize != 2 && p->elementSize != 4))
+        return CUDA_ERROR_INVALID_VALUE;
+    return memset_build(p->dst, p->pitch, p->elementSize, p->value, p->width,
+                        p->height ? p->height : 1, dev, out);
+}
+
+/* Validates a memset node's parameters (see graph.h). */
+CUresult sim_memset_node_check(const CUDA_MEMSET_NODE_PARAMS *p)
+{
+    struct set_op *m;
+    CUresult rc = memset_params_build(p, 0, &m);
+    if (rc == CUDA_SUCCESS)
+        free(m);
+    return rc;
+}
+
+/* Runs a memset node on the calling thread (see graph.h). */
+CUresult sim_memset_node_run(const CUDA_MEMSET_NODE_PARAMS *p, int dev)
+{
+    struct set_op *m;
+    CUresult rc = memset_params_build(p, dev, &m);
+    if (rc != CUDA_SUCCESS)
+        return rc == CUDA_ERROR_INVALID_VALUE ? CUDA_ERROR_ILLEGAL_ADDRESS : rc;
+    if (m) {
+        rc = set_run(&m->op);
+        free(m);
+    }
+    return rc;
+}

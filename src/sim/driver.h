@@ -30,4 +30,48 @@ void sim_mem_fork_child(void);
  * for the context's work. */
 void sim_mem_release_ctx(struct CUctx_st *ctx);
 
+/* Enters a device range owned by vmm.c, pool.c or ipc.c (kind SIM_MEM_VMM, _POOL or _IPC) into
+ * the process's allocation table, so that sim_mem_lookup and kernels find it: [base, base+size)
+ * has its bytes at device offset `offset` of device dev. ctx is NULL for a range that belongs to
+ * the device (every context of dev sees it in kernels). CUDA_ERROR_INVALID_VALUE when the range
+ * overlaps a known one; CUDA_ERROR_OUT_OF_MEMORY. The table never releases such a range's
+ * backing: its owner does, after sim_mem_unregister. */
+CUresult sim_mem_register(enum sim_mem_kind kind, int dev, struct CUctx_st *ctx, uint64_t base,
+                          uint64_t size, uint64_t offset);
+/* Removes the range of that kind starting at base; 0 or -ENOENT. */
+int sim_mem_unregister(enum sim_mem_kind kind, uint64_t base);
+
+/* Shared-state tags (state.c): a 32-bit value stored with one of this process's live memory
+ * charges, so another process can check an IPC or VMM handle names a real, exported charge. */
+int sim_state_tag(struct sim_instance *inst, int dev, uint64_t offset, uint32_t tag);
+/* Finds a live memory charge of any process at exactly offset: its size and tag. 0 or -ENOENT. */
+int sim_state_find(struct sim_instance *inst, int dev, uint64_t offset, uint64_t *size,
+                   uint32_t *tag);
+/* The instance's directory (borrowed until detach): IPC event files live there. */
+const char *sim_instance_dir(const struct sim_instance *inst);
+
+/* IPC events (ipc.c), used by event.c for events made with CU_EVENT_INTERPROCESS: the state of
+ * such an event lives in a small shared file (two counters: records made, records completed), so
+ * every process that opened it sees its completion. */
+struct sim_ipc_event;
+/* Creates the shared state of a new interprocess event; NULL on failure. */
+struct sim_ipc_event *sim_ipc_event_new(void);
+/* Unmaps it (and removes the file when this process created it). Accepts NULL. */
+void sim_ipc_event_free(struct sim_ipc_event *ie);
+/* A record is being enqueued: returns its number, for sim_ipc_event_complete. */
+uint32_t sim_ipc_event_record(struct sim_ipc_event *ie);
+/* Record number gen has run (or was never enqueued): publishes it and wakes waiters. */
+void sim_ipc_event_complete(struct sim_ipc_event *ie, uint32_t gen);
+/* The number of the latest record, to wait for. */
+uint32_t sim_ipc_event_target(struct sim_ipc_event *ie);
+/* Whether record number target has completed. */
+int sim_ipc_event_reached(struct sim_ipc_event *ie, uint32_t target);
+/* Blocks until record number target has completed. */
+void sim_ipc_event_wait(struct sim_ipc_event *ie, uint32_t target);
+
+/* event.c: the interprocess state of an event (NULL when it has none) and a new event of the
+ * current context made around an opened interprocess state (which it then owns). */
+CUresult sim_event_ipc(CUevent h, struct sim_ipc_event **out);
+CUresult sim_event_create_ipc(struct sim_ipc_event *ie, CUevent *out);
+
 #endif

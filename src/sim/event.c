@@ -7,6 +7,8 @@
  * a stale record op (the event was recorded again meanwhile) never overwrites the newer time.
  * See docs/internals/sim.md, "Stream engine".
  */
+#include "driver.h"
+#include "graph.h"
 #include "stream.h"
 
 #include <stdlib.h>
@@ -26,6 +28,7 @@ struct sim_event {
     uint64_t gen;            /* number of records so far */
     int timed;               /* time_ns holds the time of record number gen */
     uint64_t time_ns;
+    struct sim_ipc_event *ipc; /* CU_EVENT_INTERPROCESS: the shared state (ipc.c), else NULL */
 };
 
 /* Live events; guarded by the engine lock like every other stream-engine state. */
@@ -58,6 +61,7 @@ static void event_unref_locked(struct sim_event *ev)
         return;
     if (ev->stream)
         sim_stream_unref_locked(ev->stream);
+    sim_ipc_event_free(ev->ipc);
     free(ev);
 }
 
@@ -105,6 +109,46 @@ EXPORT CUresult cuEventCreate(CUevent *phEvent, unsigned int Flags)
     ev->flags = Flags;
     ev->ctx = ctx;
     ev->refs = 1;
+    if ((Flags & CU_EVENT_INTERPROCESS) && !(ev->ipc = sim_ipc_event_new())) {
+        free(ev);
+        return CUDA_ERROR_OPERATING_SYSTEM;
+    }
+    sim_stream_lock();
+    int err = sim_handle_set_add(&g_events, ev);
+    sim_stream_unlock();
+    if (err) {
+        sim_ipc_event_free(ev->ipc);
+        free(ev);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    *phEvent = (CUevent)ev;
+    return CUDA_SUCCESS;
+}
+
+/* The interprocess state of an event (NULL when it has none), for ipc.c. */
+CUresult sim_event_ipc(CUevent h, struct sim_ipc_event **out)
+{
+    struct sim_event *ev;
+    CUresult rc = event_resolve(h, &ev);
+    if (rc == CUDA_SUCCESS)
+        *out = ev->ipc;
+    return rc;
+}
+
+/* An event of the current context around an opened interprocess state (ipc.c). */
+CUresult sim_event_create_ipc(struct sim_ipc_event *ie, CUevent *out)
+{
+    struct CUctx_st *ctx;
+    CUresult rc = sim_ctx_current(&ctx);
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    struct sim_event *ev = calloc(1, sizeof(*ev));
+    if (!ev)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    ev->magic = EVENT_MAGIC;
+    ev->flags = CU_EVENT_INTERPROCESS | CU_EVENT_DISABLE_TIMING;
+    ev->ctx = ctx;
+    ev->refs = 1;
     sim_stream_lock();
     int err = sim_handle_set_add(&g_events, ev);
     sim_stream_unlock();
@@ -112,7 +156,8 @@ EXPORT CUresult cuEventCreate(CUevent *phEvent, unsigned int Flags)
         free(ev);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
-    *phEvent = (CUevent)ev;
+    ev->ipc = ie;
+    *out = (CUevent)ev;
     return CUDA_SUCCESS;
 }
 
@@ -122,6 +167,8 @@ static CUresult event_destroy(CUevent h)
     CUresult rc = event_resolve(h, &ev);
     if (rc != CUDA_SUCCESS)
         return rc;
+    if (atomic_load(&sim_capture_streams))
+        sim_capture_event_forget(h);
     sim_stream_lock();
     if (ev->magic == EVENT_MAGIC && sim_handle_set_has(&g_events, ev)) {
         sim_handle_set_del(&g_events, ev);
@@ -151,6 +198,7 @@ struct record_op {
     struct sim_op op;
     struct sim_event *ev; /* referenced until the op is released */
     uint64_t gen;
+    uint32_t ipc_gen;     /* the record's number in the interprocess state */
 };
 
 static CUresult record_op_run(struct sim_op *op)
@@ -164,6 +212,8 @@ static CUresult record_op_run(struct sim_op *op)
         r->ev->timed = 1;
     }
     sim_stream_unlock();
+    if (r->ev->ipc)
+        sim_ipc_event_complete(r->ev->ipc, r->ipc_gen);
     return CUDA_SUCCESS;
 }
 
@@ -193,6 +243,14 @@ static CUresult event_record(CUevent hEvent, CUstream hStream, unsigned int flag
         return CUDA_ERROR_INVALID_HANDLE;
     if ((rc = sim_ctx_sticky(ctx)) != CUDA_SUCCESS)
         return rc;
+    if (atomic_load(&sim_capture_streams)) {
+        int capturing = 0;
+        if ((rc = sim_capture_check(s, 0, &capturing)) != CUDA_SUCCESS)
+            return rc;
+        if (capturing)
+            return sim_capture_event_record(s, hEvent);
+        sim_capture_event_forget(hEvent);
+    }
 
     struct record_op *r = calloc(1, sizeof(*r));
     if (!r)
@@ -206,9 +264,13 @@ static CUresult event_record(CUevent hEvent, CUstream hStream, unsigned int flag
     ev->timed = 0;
     ev->refs++;
     sim_stream_unlock();
+    uint32_t ipc_gen = ev->ipc ? sim_ipc_event_record(ev->ipc) : 0;
+    r->ipc_gen = ipc_gen;
 
     uint64_t seq = 0;
     rc = sim_stream_enqueue_after(s, &r->op, NULL, 0, &seq);
+    if (rc != CUDA_SUCCESS && ev->ipc)
+        sim_ipc_event_complete(ev->ipc, ipc_gen); /* never leave waiters of other processes */
 
     struct sim_stream *old = NULL;
     sim_stream_lock();
@@ -271,6 +333,9 @@ EXPORT CUresult cuEventQuery(CUevent hEvent)
     CUresult rc = event_resolve(hEvent, &ev);
     if (rc != CUDA_SUCCESS)
         return rc;
+    if (ev->ipc) /* another process may have recorded it */
+        return sim_ipc_event_reached(ev->ipc, sim_ipc_event_target(ev->ipc))
+                   ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
     struct sim_stream *s;
     uint64_t seq;
     event_capture(ev, &s, &seq);
@@ -288,6 +353,10 @@ EXPORT CUresult cuEventSynchronize(CUevent hEvent)
     CUresult rc = event_resolve(hEvent, &ev);
     if (rc != CUDA_SUCCESS)
         return rc;
+    if (ev->ipc) {
+        sim_ipc_event_wait(ev->ipc, sim_ipc_event_target(ev->ipc));
+        return CUDA_SUCCESS;
+    }
     struct sim_stream *s;
     uint64_t seq;
     event_capture(ev, &s, &seq);
@@ -349,6 +418,30 @@ static void wait_op_release(struct sim_op *op)
     free(op);
 }
 
+/* The op a wait on an interprocess event enqueues: blocks its stream until the record it names
+ * has completed, in whatever process recorded it. */
+struct ipc_wait_op {
+    struct sim_op op;
+    struct sim_event *ev; /* referenced until the op is released */
+    uint32_t target;
+};
+
+static CUresult ipc_wait_op_run(struct sim_op *op)
+{
+    struct ipc_wait_op *w = (struct ipc_wait_op *)op;
+    sim_ipc_event_wait(w->ev->ipc, w->target);
+    return CUDA_SUCCESS;
+}
+
+static void ipc_wait_op_release(struct sim_op *op)
+{
+    struct ipc_wait_op *w = (struct ipc_wait_op *)op;
+    sim_stream_lock();
+    event_unref_locked(w->ev);
+    sim_stream_unlock();
+    free(w);
+}
+
 static CUresult stream_wait_event(CUstream hStream, CUevent hEvent, unsigned int flags, int ptds)
 {
     struct CUctx_st *ctx;
@@ -363,6 +456,28 @@ static CUresult stream_wait_event(CUstream hStream, CUevent hEvent, unsigned int
         return CUDA_ERROR_INVALID_VALUE;
     if ((rc = sim_ctx_sticky(ctx)) != CUDA_SUCCESS)
         return rc;
+    if (atomic_load(&sim_capture_streams)) {
+        int handled = 0;
+        if ((rc = sim_capture_event_wait(s, hEvent, &handled)) != CUDA_SUCCESS || handled)
+            return rc;
+    }
+
+    if (ev->ipc) {
+        struct ipc_wait_op *w = calloc(1, sizeof(*w));
+        if (!w)
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        w->op.run = ipc_wait_op_run;
+        w->op.release = ipc_wait_op_release;
+        w->ev = ev;
+        w->target = sim_ipc_event_target(ev->ipc);
+        sim_stream_lock();
+        ev->refs++;
+        sim_stream_unlock();
+        rc = sim_stream_enqueue_after(s, &w->op, NULL, 0, NULL);
+        if (rc != CUDA_SUCCESS)
+            ipc_wait_op_release(&w->op);
+        return rc;
+    }
 
     struct sim_stream *dep;
     uint64_t seq;
@@ -394,4 +509,82 @@ EXPORT CUresult cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int
 EXPORT CUresult cuStreamWaitEvent_ptsz(CUstream hStream, CUevent hEvent, unsigned int Flags)
 {
     return stream_wait_event(hStream, hEvent, Flags, 1);
+}
+
+/* ---- Graph support (graph.h) ---------------------------------------------------------------- */
+
+/* Validates an event handle and references the event (see graph.h). */
+CUresult sim_event_get(CUevent h, struct sim_event **out, struct CUctx_st **ctx)
+{
+    CUresult rc = sim_process_check();
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    if (!h)
+        return CUDA_ERROR_INVALID_HANDLE;
+    struct sim_event *ev = (struct sim_event *)h;
+    sim_stream_lock();
+    int ok = sim_handle_set_has(&g_events, ev) && ev->magic == EVENT_MAGIC;
+    if (ok)
+        ev->refs++;
+    sim_stream_unlock();
+    if (!ok)
+        return CUDA_ERROR_INVALID_HANDLE;
+    *out = ev;
+    if (ctx)
+        *ctx = ev->ctx;
+    return CUDA_SUCCESS;
+}
+
+/* Drops a reference taken by sim_event_get (see graph.h). */
+void sim_event_put(struct sim_event *ev)
+{
+    sim_stream_lock();
+    event_unref_locked(ev);
+    sim_stream_unlock();
+}
+
+/* Starts a record made by a graph launch (see graph.h). */
+uint64_t sim_event_record_begin(struct sim_event *ev)
+{
+    sim_stream_lock();
+    uint64_t gen = ++ev->gen;
+    ev->timed = 0;
+    sim_stream_unlock();
+    return gen;
+}
+
+/* Points the event at the graph launch's op, unless recorded again meanwhile (see graph.h). */
+void sim_event_record_commit(struct sim_event *ev, uint64_t gen, struct sim_stream *s,
+                             uint64_t seq)
+{
+    struct sim_stream *old = NULL;
+    sim_stream_lock();
+    if (ev->gen == gen) {
+        old = ev->stream;
+        sim_stream_ref_locked(s);
+        ev->stream = s;
+        ev->seq = seq;
+    }
+    if (old)
+        sim_stream_unref_locked(old);
+    sim_stream_unlock();
+}
+
+/* Stamps the event's time when its record node runs (see graph.h). */
+void sim_event_stamp(struct sim_event *ev, uint64_t gen)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    sim_stream_lock();
+    if (ev->gen == gen) {
+        ev->time_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+        ev->timed = 1;
+    }
+    sim_stream_unlock();
+}
+
+/* What the event's last record captured (see graph.h). */
+void sim_event_last(struct sim_event *ev, struct sim_stream **s, uint64_t *seq)
+{
+    event_capture(ev, s, seq);
 }

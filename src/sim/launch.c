@@ -11,6 +11,7 @@
  * time as busy. A fault becomes the context's sticky error, reported by the next
  * synchronisation and by every later call on the context, as on a real GPU.
  */
+#include "graph.h"
 #include "module.h"
 #include "stream.h"
 
@@ -297,6 +298,10 @@ static CUresult launch(CUfunction hf, const struct launch_args *a)
         return res;
     if ((res = sim_ctx_sticky(ctx)) != CUDA_SUCCESS)
         return res;
+    int capturing = 0;
+    if (atomic_load(&sim_capture_streams) &&
+        (res = sim_capture_check(s, 0, &capturing)) != CUDA_SUCCESS)
+        return res;
     struct CUfunc_st *f;
     if ((res = sim_module_func_get(hf, &f)) != CUDA_SUCCESS)
         return res;
@@ -348,6 +353,17 @@ static CUresult launch(CUfunction hf, const struct launch_args *a)
     l->shared = a->shared;
     l->cooperative = a->cooperative;
     l->grid_id = atomic_fetch_add(&g_grid_id, 1);
+    if (capturing) {
+        /* The work becomes a kernel node of the capture graph (which copies what it needs). */
+        struct sim_kernel_node k = {
+            .handle = hf, .f = f, .mod = f->mod, .ctx = ctx, .shared = a->shared,
+            .cooperative = a->cooperative, .size = f->fn->param_size, .params = l->params,
+        };
+        memcpy(k.grid, a->grid, sizeof(k.grid));
+        memcpy(k.block, a->block, sizeof(k.block));
+        res = sim_capture_kernel(s, &k);
+        goto fail;
+    }
     /* The op owns the module reference from here. */
     res = sim_stream_enqueue(s, &l->op);
     if (res != CUDA_SUCCESS) {
@@ -359,6 +375,115 @@ static CUresult launch(CUfunction hf, const struct launch_args *a)
 fail:
     free(l);
     sim_module_put(f->mod);
+    return res;
+}
+
+/* ---- Graph kernel nodes (graph.h) ---------------------------------------------------------- */
+
+static CUresult kernel_node_argv(struct sim_kernel_node *k)
+{
+    const struct ptx_function *fn = k->f->fn;
+    k->nargs = fn->nparams;
+    k->argv = NULL;
+    if (!fn->nparams)
+        return CUDA_SUCCESS;
+    k->argv = calloc(fn->nparams, sizeof(*k->argv));
+    if (!k->argv)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    for (uint32_t i = 0; i < fn->nparams; i++)
+        k->argv[i] = k->params + fn->params[i].offset;
+    return CUDA_SUCCESS;
+}
+
+/* Validates a kernel node's launch in ctx and copies its arguments (see graph.h). */
+CUresult sim_kernel_node_init(struct sim_kernel_node *k, struct CUctx_st *ctx, CUfunction hf,
+                              const uint32_t grid[3], const uint32_t block[3], uint32_t shared,
+                              void **params, void **extra)
+{
+    memset(k, 0, sizeof(*k));
+    struct CUfunc_st *f;
+    CUresult res = sim_module_func_get(hf, &f);
+    if (res != CUDA_SUCCESS)
+        return res;
+    k->handle = hf;
+    k->f = f;
+    k->mod = f->mod;
+    k->ctx = ctx;
+    memcpy(k->grid, grid, sizeof(k->grid));
+    memcpy(k->block, block, sizeof(k->block));
+    k->shared = shared;
+    if (!ctx) /* a CUfunction names its context */
+        ctx = k->ctx = f->mod->ctx;
+    if (f->mod->ctx != ctx) {
+        res = CUDA_ERROR_INVALID_CONTEXT;
+        goto fail;
+    }
+    sim_module_lock();
+    res = validate_dims(f, grid, block, shared);
+    sim_module_unlock();
+    if (res != CUDA_SUCCESS)
+        goto fail;
+    k->size = f->fn->param_size;
+    k->params = calloc(1, k->size ? k->size : 1);
+    if (!k->params) {
+        res = CUDA_ERROR_OUT_OF_MEMORY;
+        goto fail;
+    }
+    if ((res = copy_params(f->fn, params, extra, k->params)) != CUDA_SUCCESS)
+        goto fail;
+    if ((res = kernel_node_argv(k)) != CUDA_SUCCESS)
+        goto fail;
+    return CUDA_SUCCESS;
+fail:
+    sim_kernel_node_fini(k);
+    return res;
+}
+
+/* Deep-copies a kernel node's launch (see graph.h). */
+CUresult sim_kernel_node_copy(struct sim_kernel_node *dst, const struct sim_kernel_node *src)
+{
+    *dst = *src;
+    dst->argv = NULL;
+    dst->params = malloc(src->size ? src->size : 1);
+    if (!dst->params) {
+        memset(dst, 0, sizeof(*dst));
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    memcpy(dst->params, src->params, src->size);
+    sim_module_ref(dst->mod);
+    if (kernel_node_argv(dst) != CUDA_SUCCESS) {
+        sim_kernel_node_fini(dst);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    return CUDA_SUCCESS;
+}
+
+/* Releases a kernel node's launch (see graph.h). */
+void sim_kernel_node_fini(struct sim_kernel_node *k)
+{
+    if (k->mod)
+        sim_module_put(k->mod);
+    free(k->params);
+    free(k->argv);
+    memset(k, 0, sizeof(*k));
+}
+
+/* Runs a kernel node on the calling thread (see graph.h). */
+CUresult sim_kernel_node_run(const struct sim_kernel_node *k)
+{
+    struct launch_op *l = calloc(1, sizeof(*l) + k->size);
+    if (!l)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    l->f = k->f;
+    l->ctx = k->ctx;
+    memcpy(l->grid, k->grid, sizeof(l->grid));
+    memcpy(l->block, k->block, sizeof(l->block));
+    l->shared = k->shared;
+    l->cooperative = k->cooperative;
+    l->grid_id = atomic_fetch_add(&g_grid_id, 1);
+    memcpy(l->params, k->params, k->size);
+    CUresult res = launch_run(&l->op);
+    free(l);
     return res;
 }
 

@@ -138,6 +138,10 @@ static void release_backing(const struct mem_rec *r)
         break;
     case SIM_MEM_REGISTERED:
         break;
+    case SIM_MEM_VMM:
+    case SIM_MEM_POOL:
+    case SIM_MEM_IPC:
+        break; /* owned by vmm.c, pool.c, ipc.c: the table only names the range */
     }
 }
 
@@ -157,7 +161,7 @@ CUresult sim_mem_lookup(uint64_t addr, size_t len, struct sim_mem_ref *ref)
             ref->size = r->size;
             ref->device = r->device;
             ref->ctx = r->ctx;
-            if (r->kind == SIM_MEM_DEVICE) {
+            if (sim_mem_kind_is_device(r->kind)) {
                 char *mem = sim_instance_dev_memory(sim_process_instance(), r->device);
                 ref->host = mem + r->offset + (addr - r->base);
             } else {
@@ -188,11 +192,13 @@ CUresult sim_mem_snapshot(struct CUctx_st *ctx, struct sim_mem_span **out, size_
         const struct mem_rec *r = g_recs[i];
         int portable = (r->kind == SIM_MEM_HOST || r->kind == SIM_MEM_REGISTERED) &&
                        (r->flags & CU_MEMHOSTALLOC_PORTABLE);
-        if (r->ctx != ctx && !portable)
+        /* Ranges of no context (VMM mappings, pool blocks, IPC imports) belong to the device. */
+        int device_wide = !r->ctx && r->device == ctx->device;
+        if (r->ctx != ctx && !portable && !device_wide)
             continue;
         spans[n].base = r->base;
         spans[n].size = r->size;
-        if (r->kind == SIM_MEM_DEVICE) {
+        if (sim_mem_kind_is_device(r->kind)) {
             char *mem = sim_instance_dev_memory(sim_process_instance(), r->device);
             spans[n].host = mem + r->offset;
         } else {
@@ -204,6 +210,52 @@ CUresult sim_mem_snapshot(struct CUctx_st *ctx, struct sim_mem_span **out, size_
     *out = spans;
     *count = n;
     return CUDA_SUCCESS;
+}
+
+/* Enters a range owned by another module into the table (see driver.h). */
+CUresult sim_mem_register(enum sim_mem_kind kind, int dev, struct CUctx_st *ctx, uint64_t base,
+                          uint64_t size, uint64_t offset)
+{
+    if (!sim_mem_kind_is_device(kind) || kind == SIM_MEM_DEVICE || size == 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct mem_rec *r = calloc(1, sizeof(*r));
+    if (!r)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    r->kind = kind;
+    r->base = base;
+    r->size = (size_t)size;
+    r->device = dev;
+    r->ctx = ctx;
+    r->offset = offset;
+    r->buffer_id = atomic_fetch_add(&g_next_buffer_id, 1);
+    pthread_rwlock_wrlock(&g_mem_lock);
+    int overlap = overlaps_locked(base, (size_t)size);
+    pthread_rwlock_unlock(&g_mem_lock);
+    if (overlap) {
+        free(r);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    if (insert(r) < 0) {
+        free(r);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    return CUDA_SUCCESS;
+}
+
+/* Removes a range entered by sim_mem_register (see driver.h). */
+int sim_mem_unregister(enum sim_mem_kind kind, uint64_t base)
+{
+    pthread_rwlock_wrlock(&g_mem_lock);
+    size_t i;
+    struct mem_rec *r = find_locked(base, &i);
+    int ok = r && r->base == base && r->kind == kind;
+    if (ok)
+        remove_at_locked(i);
+    pthread_rwlock_unlock(&g_mem_lock);
+    if (!ok)
+        return -ENOENT;
+    free(r);
+    return 0;
 }
 
 /* Frees every allocation of ctx (see driver.h). */
@@ -738,7 +790,7 @@ static CUresult pointer_attribute(void *data, int attr, uint64_t ptr, const stru
         *(CUcontext *)data = r->ctx;
         return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
-        *(unsigned int *)data = r->kind == SIM_MEM_DEVICE || r->kind == SIM_MEM_MANAGED
+        *(unsigned int *)data = sim_mem_kind_is_device(r->kind) || r->kind == SIM_MEM_MANAGED
                                     ? CU_MEMORYTYPE_DEVICE
                                     : CU_MEMORYTYPE_HOST;
         return CUDA_SUCCESS;
@@ -751,7 +803,7 @@ static CUresult pointer_attribute(void *data, int attr, uint64_t ptr, const stru
         return CUDA_SUCCESS;
     }
     case CU_POINTER_ATTRIBUTE_HOST_POINTER:
-        if (r->kind == SIM_MEM_DEVICE) { /* device memory has no host address */
+        if (sim_mem_kind_is_device(r->kind)) { /* device memory has no host address */
             if (!lenient)
                 return CUDA_ERROR_INVALID_VALUE;
             *(void **)data = NULL;

@@ -178,7 +178,16 @@ enum sim_mem_kind {
     SIM_MEM_MANAGED,      /* cuMemAllocManaged: same address on host and device */
     SIM_MEM_HOST,         /* cuMemAllocHost/HostAlloc: page-locked host memory */
     SIM_MEM_REGISTERED,   /* cuMemHostRegister: the application's memory */
+    SIM_MEM_VMM,          /* cuMemMap'ed range with access set (vmm.c): device range */
+    SIM_MEM_POOL,         /* cuMemAllocAsync/FromPoolAsync block (pool.c): device range */
+    SIM_MEM_IPC,          /* cuIpcOpenMemHandle mapping (ipc.c): device range */
 };
+
+/* Whether an allocation kind lives at a device address with its bytes in the device file. */
+static inline int sim_mem_kind_is_device(enum sim_mem_kind k)
+{
+    return k == SIM_MEM_DEVICE || k == SIM_MEM_VMM || k == SIM_MEM_POOL || k == SIM_MEM_IPC;
+}
 
 struct sim_mem_ref {
     enum sim_mem_kind kind;

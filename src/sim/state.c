@@ -11,6 +11,7 @@
  * `state` is written last (release order) and the byte sums are caches recomputed by repair.
  */
 #include "state_layout.h"
+#include "driver.h"
 
 #include "gpool/failpoint.h"
 #include "gpool/log.h"
@@ -1390,6 +1391,7 @@ static int alloc_locked(struct sim_instance *inst, int d, uint64_t size, enum si
     rec->size = size;
     rec->kind = (uint32_t)kind;
     rec->owner = inst->slot;
+    rec->reserved = 0; /* the tag of sim_state_tag */
     if (r >= dev->nrec_used)
         dev->nrec_used = r + 1;
     store_state(&rec->state, SIM_REC_RESERVING);
@@ -1479,6 +1481,62 @@ int sim_state_free(struct sim_instance *inst, int dev, uint64_t offset)
     }
     st_unlock(inst);
     return rc;
+}
+
+/* Tags one of this process's live memory charges (see driver.h). */
+int sim_state_tag(struct sim_instance *inst, int dev, uint64_t offset, uint32_t tag)
+{
+    if (!inst || dev < 0 || dev >= inst->ndev)
+        return -EINVAL;
+    if (inst->slot < 0)
+        return -ENOENT;
+    int rc = st_lock(inst);
+    if (rc)
+        return rc;
+    struct sim_state_rec *recs = st_recs(inst->hdr, dev);
+    uint32_t bound = st_dev(inst->hdr, dev)->nrec_used;
+    rc = -ENOENT;
+    for (uint32_t i = 0; i < bound; i++) {
+        if (recs[i].state == SIM_REC_LIVE && recs[i].offset == offset &&
+            recs[i].kind == SIM_CHARGE_MEMORY && recs[i].owner == inst->slot) {
+            recs[i].reserved = tag;
+            rc = 0;
+            break;
+        }
+    }
+    st_unlock(inst);
+    return rc;
+}
+
+/* Finds a live memory charge of any process at offset (see driver.h). */
+int sim_state_find(struct sim_instance *inst, int dev, uint64_t offset, uint64_t *size,
+                   uint32_t *tag)
+{
+    if (!inst || dev < 0 || dev >= inst->ndev)
+        return -EINVAL;
+    int rc = st_lock(inst);
+    if (rc)
+        return rc;
+    struct sim_state_rec *recs = st_recs(inst->hdr, dev);
+    uint32_t bound = st_dev(inst->hdr, dev)->nrec_used;
+    rc = -ENOENT;
+    for (uint32_t i = 0; i < bound; i++) {
+        if (recs[i].state == SIM_REC_LIVE && recs[i].offset == offset &&
+            recs[i].kind == SIM_CHARGE_MEMORY) {
+            *size = recs[i].size;
+            *tag = recs[i].reserved;
+            rc = 0;
+            break;
+        }
+    }
+    st_unlock(inst);
+    return rc;
+}
+
+/* The instance directory (see driver.h). */
+const char *sim_instance_dir(const struct sim_instance *inst)
+{
+    return inst->dir;
 }
 
 /* Checks every invariant of the attached state (see sim.h). */

@@ -50,7 +50,7 @@ struct sim_state_rec {
     uint32_t state;  /* enum sim_rec_state: written last, with release ordering */
     uint32_t kind;   /* enum sim_charge_kind */
     int32_t owner;   /* slot index */
-    uint32_t reserved;
+    uint32_t reserved; /* tag set by sim_state_tag (IPC and VMM export), 0 when none */
 };
 
 struct sim_state_slot {

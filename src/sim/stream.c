@@ -8,6 +8,7 @@
  * process-wide lock and condition variable guard every queue; ops run with the lock released.
  * See docs/internals/sim.md, "Stream engine".
  */
+#include "graph.h"
 #include "stream.h"
 
 #include "gpool/log.h"
@@ -56,6 +57,7 @@ struct sim_stream {
     int has_worker;
     int worker_exited;
     int destroyed;          /* no more work is accepted; the worker exits once drained */
+    int capturing;          /* in a capture sequence (graph.c): work must not be queued */
     struct sim_stream *next; /* in set->live or set->zombies */
 };
 
@@ -224,6 +226,26 @@ struct CUctx_st *sim_stream_ctx(const struct sim_stream *s)
 static int stream_is_blocking(const struct sim_stream *s)
 {
     return s->kind != STREAM_LEGACY && !(s->flags & CU_STREAM_NON_BLOCKING);
+}
+
+/* Marks s as capturing or not (see graph.h). */
+void sim_stream_set_capturing(struct sim_stream *s, int on)
+{
+    pthread_mutex_lock(&g_lock);
+    s->capturing = on;
+    pthread_mutex_unlock(&g_lock);
+}
+
+/* Whether s is its context's legacy stream (see graph.h). */
+int sim_stream_is_legacy(const struct sim_stream *s)
+{
+    return s->kind == STREAM_LEGACY;
+}
+
+/* Whether s is a blocking stream, i.e. synchronises with the legacy stream (see graph.h). */
+int sim_stream_is_blocking(const struct sim_stream *s)
+{
+    return stream_is_blocking(s);
 }
 
 static int stream_busy(const struct sim_stream *s)
@@ -586,6 +608,11 @@ CUresult sim_stream_enqueue_after(struct sim_stream *s, struct sim_op *op, struc
         rc = CUDA_ERROR_INVALID_HANDLE;
         goto out;
     }
+    if (s->capturing) {
+        /* Work from a path that has no capture hook: refuse it rather than run it now. */
+        rc = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+        goto out;
+    }
 
     /* The legacy stream waits for all prior work of the context's blocking streams (destroyed
      * ones still draining included); a blocking stream waits for prior legacy work. */
@@ -880,6 +907,8 @@ static CUresult stream_query(CUstream h, int ptds)
         return rc;
     if ((rc = sim_ctx_sticky(ctx)) != CUDA_SUCCESS)
         return rc;
+    if (atomic_load(&sim_capture_streams) && (rc = sim_capture_sync(s)) != CUDA_SUCCESS)
+        return rc;
     return stream_idle(s) ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
 }
 
@@ -903,6 +932,8 @@ static CUresult stream_synchronize(CUstream h, int ptds)
     if (rc != CUDA_SUCCESS)
         return rc;
     if ((rc = sim_ctx_sticky(ctx)) != CUDA_SUCCESS)
+        return rc;
+    if (atomic_load(&sim_capture_streams) && (rc = sim_capture_sync(s)) != CUDA_SUCCESS)
         return rc;
     return sim_stream_wait_idle(s);
 }
@@ -1090,6 +1121,13 @@ static CUresult host_op_submit(CUstream h, int ptds, CUhostFn fn, CUstreamCallba
         return CUDA_ERROR_INVALID_VALUE;
     if ((rc = sim_ctx_sticky(ctx)) != CUDA_SUCCESS)
         return rc;
+    if (atomic_load(&sim_capture_streams)) {
+        int capturing = 0;
+        if ((rc = sim_capture_check(s, 0, &capturing)) != CUDA_SUCCESS)
+            return rc;
+        if (capturing) /* a stream callback cannot be captured: it receives a status */
+            return fn ? sim_capture_host(s, fn, user) : CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+    }
     struct host_op *op = calloc(1, sizeof(*op));
     if (!op)
         return CUDA_ERROR_OUT_OF_MEMORY;

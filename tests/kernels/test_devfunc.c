@@ -29,7 +29,7 @@ int main(int argc, char **argv)
         dm_want[2 * i] = a / b;
         dm_want[2 * i + 1] = a % b;
         w_want[i] = (int64_t)v + (int64_t)(-v) * 3 + (int64_t)(v * 2) * 5 + (int64_t)i * 7 +
-                    ((int64_t)v << 33) * 11 + (int64_t)(short)(v * 100) * 13 +
+                    (int64_t)((uint64_t)(int64_t)v << 33) * 11 + (int64_t)(short)(v * 100) * 13 +
                     (int64_t)(signed char)v * 17 + (int64_t)(v * 0.5);
     }
     CUdeviceptr din = kt_upload(in, sizeof in), dc = kt_upload(coef, sizeof coef),

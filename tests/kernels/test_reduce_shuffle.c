@@ -37,11 +37,9 @@ int main(int argc, char **argv)
     for (int b = 0; b < GRID; b++) {
         float v[32];
         for (int l = 0; l < 32; l++)
-            v[l] = l < BLOCK / 32 ? want_lanes[b * BLOCK + l * 32] : 0.0f;
-        /* Warps entirely past n contribute their lane 0 value: 0 + (sum of zeros). */
-        for (int l = 0; l < BLOCK / 32; l++)
-            if (b * BLOCK + l * 32 >= N)
-                v[l] = 0.0f;
+            /* Warps entirely past n contribute their lane 0 value: 0 + (sum of zeros). */
+            v[l] = l < BLOCK / 32 && b * BLOCK + l * 32 < N ? want_lanes[b * BLOCK + l * 32]
+                                                             : 0.0f;
         warp_down(v);
         want_out[b] = v[0];
     }

@@ -1,0 +1,686 @@
+/*
+ * pool.c: stream-ordered allocation (cuMemAllocAsync, cuMemFreeAsync, memory pools).
+ *
+ * A pool holds blocks. Each block is one charge of the shared state (sim_state_alloc, so
+ * cuMemGetInfo and NVML see it), sized to the request rounded up to SIM_ALLOC_GRANULE, at the
+ * device address sim_dev_base(dev) + offset. A block is USED (handed out), FREEING (freed with
+ * cuMemFreeAsync, the free op not yet run on its stream) or FREE (the free op ran). Reserved
+ * memory is the sum of all blocks; used memory the sum of USED blocks.
+ *
+ * cuMemAllocAsync takes a block of the exact rounded size when the documented reuse policy
+ * allows it, else charges a new one:
+ *   - a block freed on the same stream (stream order makes it safe);
+ *   - a FREE block when CU_MEMPOOL_ATTR_REUSE_ALLOW_OPPORTUNISTIC is set;
+ *   - a FREEING block of another stream when CU_MEMPOOL_ATTR_REUSE_ALLOW_INTERNAL_DEPENDENCIES
+ *     is set: the allocating stream then waits for the free op (an inserted dependency).
+ * When the free op runs, memory held beyond the release threshold goes back to the device; this
+ * happens before any synchronisation that follows the free can return, which is where the
+ * documentation releases it.
+ * See docs/internals/sim.md, "Stream-ordered allocation".
+ */
+#include "driver.h"
+#include "graph.h"
+#include "stream.h"
+
+#include "gpool/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+#pragma GCC diagnostic ignored "-Wmissing-prototypes"
+
+#define POOL_MAGIC 0x4c4f4f50u /* "POOL" */
+
+enum block_state { BLOCK_USED, BLOCK_FREEING, BLOCK_FREE };
+
+struct pool_block {
+    struct CUmemPoolHandle_st *pool;
+    uint64_t base, offset, size;
+    enum block_state state;
+    int registered;            /* in the allocation table */
+    struct sim_stream *free_stream; /* referenced while FREEING/FREE */
+    uint64_t free_seq;         /* the free op's number on free_stream; 0 until known */
+    uint64_t gen;              /* bumped at every hand-out: stale free ops do nothing */
+    int pinned;                /* cuMemFreeAsync is still using it: not released */
+    struct pool_block *next;
+};
+
+struct CUmemPoolHandle_st {
+    uint32_t magic;
+    int device;
+    int is_default;
+    int destroyed;
+    CUmemPoolProps props;
+    uint64_t threshold;
+    int follow_events, opportunistic, internal_deps;
+    uint64_t reserved, reserved_high, used, used_high;
+    struct pool_block *blocks;
+    struct CUmemPoolHandle_st *next;
+};
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct CUmemPoolHandle_st *g_pools;    /* live pools (registry) */
+static struct CUmemPoolHandle_st *g_defaults[SIM_MAX_DEVICES];
+static struct CUmemPoolHandle_st *g_current[SIM_MAX_DEVICES];
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void) { pthread_mutex_lock(&g_lock); }
+static void fork_parent(void) { pthread_mutex_unlock(&g_lock); }
+static void fork_child(void)
+{
+    g_pools = NULL;
+    memset(g_defaults, 0, sizeof(g_defaults));
+    memset(g_current, 0, sizeof(g_current));
+    pthread_mutex_init(&g_lock, NULL);
+}
+static void register_fork(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static CUresult pool_enter(void)
+{
+    CUresult res = sim_process_check();
+    if (res == CUDA_SUCCESS)
+        pthread_once(&g_once, register_fork);
+    return res;
+}
+
+static struct CUmemPoolHandle_st *pool_new_locked(int dev, const CUmemPoolProps *props)
+{
+    struct CUmemPoolHandle_st *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->magic = POOL_MAGIC;
+    p->device = dev;
+    if (props)
+        p->props = *props;
+    p->props.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+    p->props.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+    p->props.location.id = dev;
+    p->follow_events = p->opportunistic = p->internal_deps = 1;
+    p->next = g_pools;
+    g_pools = p;
+    return p;
+}
+
+/* The device's default pool, made on first use. Lock held. */
+static struct CUmemPoolHandle_st *default_locked(int dev)
+{
+    if (!g_defaults[dev]) {
+        g_defaults[dev] = pool_new_locked(dev, NULL);
+        if (g_defaults[dev])
+            g_defaults[dev]->is_default = 1;
+    }
+    return g_defaults[dev];
+}
+
+static struct CUmemPoolHandle_st *current_locked(int dev)
+{
+    return g_current[dev] ? g_current[dev] : default_locked(dev);
+}
+
+static int pool_valid_locked(const struct CUmemPoolHandle_st *p)
+{
+    for (struct CUmemPoolHandle_st *q = g_pools; q; q = q->next)
+        if (q == p)
+            return q->magic == POOL_MAGIC && !q->destroyed;
+    return 0;
+}
+
+static void unlink_pool_locked(struct CUmemPoolHandle_st *p)
+{
+    for (struct CUmemPoolHandle_st **pp = &g_pools; *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            return;
+        }
+    }
+}
+
+/* Releases a block's charge and forgets it. Lock held. */
+static void block_release_locked(struct pool_block *b)
+{
+    struct CUmemPoolHandle_st *p = b->pool;
+    for (struct pool_block **pp = &p->blocks; *pp; pp = &(*pp)->next) {
+        if (*pp == b) {
+            *pp = b->next;
+            break;
+        }
+    }
+    if (b->registered)
+        sim_mem_unregister(SIM_MEM_POOL, b->base);
+    if (b->free_stream)
+        sim_stream_unref(b->free_stream);
+    sim_state_free(sim_process_instance(), p->device, b->offset);
+    p->reserved -= b->size;
+    free(b);
+    if (p->destroyed && !p->blocks) {
+        unlink_pool_locked(p);
+        free(p);
+    }
+}
+
+/* Releases FREE blocks while the pool holds more than keep bytes. Lock held; frees p when it was
+ * destroyed and nothing is left. */
+static void trim_locked(struct CUmemPoolHandle_st *p, uint64_t keep)
+{
+    while (p->reserved > keep) {
+        struct pool_block *b = p->blocks;
+        while (b && (b->state != BLOCK_FREE || b->pinned))
+            b = b->next;
+        if (!b)
+            break;
+        int gone = p->destroyed && p->blocks == b && !b->next;
+        block_release_locked(b);
+        if (gone)
+            return;
+    }
+}
+
+/* ---- The free op --------------------------------------------------------------------------- */
+
+struct free_op {
+    struct sim_op op;
+    struct pool_block *block;
+    uint64_t gen;
+};
+
+static CUresult free_op_run(struct sim_op *op)
+{
+    struct free_op *f = (struct free_op *)op;
+    pthread_mutex_lock(&g_lock);
+    struct pool_block *b = f->block;
+    if (b->gen == f->gen && b->state == BLOCK_FREEING) {
+        b->state = BLOCK_FREE;
+        if (b->registered) {
+            sim_mem_unregister(SIM_MEM_POOL, b->base);
+            b->registered = 0;
+        }
+        struct CUmemPoolHandle_st *p = b->pool;
+        trim_locked(p, p->destroyed ? 0 : p->threshold);
+    }
+    pthread_mutex_unlock(&g_lock);
+    return CUDA_SUCCESS;
+}
+
+static void free_op_release(struct sim_op *op)
+{
+    free(op);
+}
+
+/* The no-op an internal dependency enqueues on the allocating stream. */
+static CUresult dep_op_run(struct sim_op *op)
+{
+    (void)op;
+    return CUDA_SUCCESS;
+}
+
+/* ---- Allocation ---------------------------------------------------------------------------- */
+
+static CUresult alloc_async(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool hPool,
+                            CUstream hStream, int ptds, int from_pool)
+{
+    CUresult res = pool_enter();
+    if (res != CUDA_SUCCESS)
+        return res;
+    struct CUctx_st *ctx;
+    struct sim_stream *s;
+    if ((res = sim_stream_resolve(hStream, ptds, &ctx, &s)) != CUDA_SUCCESS)
+        return res;
+    if (!dptr || bytesize == 0 || (from_pool && !hPool))
+        return CUDA_ERROR_INVALID_VALUE;
+    if (atomic_load(&sim_capture_streams)) {
+        int capturing = 0;
+        if ((res = sim_capture_check(s, 0, &capturing)) != CUDA_SUCCESS)
+            return res;
+        if (capturing) /* allocation nodes are made by graph.c's own API */
+            return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+    }
+    uint64_t need = (bytesize + SIM_ALLOC_GRANULE - 1) & ~(SIM_ALLOC_GRANULE - 1);
+    if (need < bytesize)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+
+    pthread_mutex_lock(&g_lock);
+    struct CUmemPoolHandle_st *p = from_pool ? hPool : current_locked(ctx->device);
+    if (!p || (from_pool && !pool_valid_locked(p))) {
+        pthread_mutex_unlock(&g_lock);
+        return p ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    /* The documented reuse policy, safest choice first. */
+    struct pool_block *pick = NULL, *dep = NULL;
+    for (struct pool_block *b = p->blocks; b && !pick; b = b->next)
+        if (b->size == need && b->state != BLOCK_USED && b->free_stream == s)
+            pick = b;
+    for (struct pool_block *b = p->blocks; b && !pick && p->opportunistic; b = b->next)
+        if (b->size == need && b->state == BLOCK_FREE)
+            pick = b;
+    for (struct pool_block *b = p->blocks; b && !pick && p->internal_deps; b = b->next)
+        if (b->size == need && b->state == BLOCK_FREEING && b->free_seq)
+            pick = dep = b;
+    struct sim_stream *dep_stream = NULL;
+    uint64_t dep_seq = 0;
+    if (pick) {
+        if (dep) {
+            dep_stream = pick->free_stream;
+            dep_seq = pick->free_seq;
+            sim_stream_ref(dep_stream);
+        }
+        if (pick->free_stream)
+            sim_stream_unref(pick->free_stream);
+        pick->free_stream = NULL;
+        pick->free_seq = 0;
+        pick->state = BLOCK_USED;
+        pick->gen++;
+        if (!pick->registered) {
+            res = sim_mem_register(SIM_MEM_POOL, p->device, NULL, pick->base, pick->size,
+                                   pick->offset);
+            pick->registered = res == CUDA_SUCCESS;
+        }
+    } else {
+        struct sim_instance *inst = sim_process_instance();
+        pick = calloc(1, sizeof(*pick));
+        int rc = pick ? sim_state_alloc(inst, p->device, need, SIM_CHARGE_MEMORY, &pick->offset,
+                                        NULL)
+                      : -ENOMEM;
+        if (rc == -ENOMEM && pick) {
+            /* Out of memory: give back what every pool of the device holds idle, then retry. */
+            for (struct CUmemPoolHandle_st *q = g_pools; q; q = q->next)
+                if (q->device == p->device && q != p)
+                    trim_locked(q, 0);
+            trim_locked(p, 0);
+            rc = sim_state_alloc(inst, p->device, need, SIM_CHARGE_MEMORY, &pick->offset, NULL);
+        }
+        if (rc < 0) {
+            free(pick);
+            pthread_mutex_unlock(&g_lock);
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        }
+        pick->pool = p;
+        pick->size = need;
+        pick->base = sim_dev_base(p->device) + pick->offset;
+        pick->state = BLOCK_USED;
+        res = sim_mem_register(SIM_MEM_POOL, p->device, NULL, pick->base, pick->size,
+                               pick->offset);
+        if (res != CUDA_SUCCESS) {
+            sim_state_free(inst, p->device, pick->offset);
+            free(pick);
+            pthread_mutex_unlock(&g_lock);
+            return res;
+        }
+        pick->registered = 1;
+        pick->next = p->blocks;
+        p->blocks = pick;
+        p->reserved += need;
+        if (p->reserved > p->reserved_high)
+            p->reserved_high = p->reserved;
+    }
+    p->used += need;
+    if (p->used > p->used_high)
+        p->used_high = p->used;
+    uint64_t base = pick->base;
+    pthread_mutex_unlock(&g_lock);
+
+    if (dep_stream) {
+        struct sim_op *op = calloc(1, sizeof(*op));
+        if (op) {
+            op->run = dep_op_run;
+            op->release = free_op_release;
+            if (sim_stream_enqueue_after(s, op, dep_stream, dep_seq, NULL) != CUDA_SUCCESS) {
+                free(op);
+                sim_stream_wait_seq(dep_stream, dep_seq); /* never hand out memory in use */
+            }
+        } else {
+            sim_stream_wait_seq(dep_stream, dep_seq);
+        }
+        sim_stream_unref(dep_stream);
+    }
+    *dptr = (CUdeviceptr)base;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize, CUstream hStream)
+{
+    return alloc_async(dptr, bytesize, NULL, hStream, 0, 0);
+}
+
+EXPORT CUresult cuMemAllocAsync_ptsz(CUdeviceptr *dptr, size_t bytesize, CUstream hStream)
+{
+    return alloc_async(dptr, bytesize, NULL, hStream, 1, 0);
+}
+
+EXPORT CUresult cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool,
+                                        CUstream hStream)
+{
+    return alloc_async(dptr, bytesize, pool, hStream, 0, 1);
+}
+
+EXPORT CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *dptr, size_t bytesize,
+                                             CUmemoryPool pool, CUstream hStream)
+{
+    return alloc_async(dptr, bytesize, pool, hStream, 1, 1);
+}
+
+/* Finds the USED block at base in any pool. Lock held. */
+static struct pool_block *find_used_locked(uint64_t base)
+{
+    for (struct CUmemPoolHandle_st *p = g_pools; p; p = p->next)
+        for (struct pool_block *b = p->blocks; b; b = b->next)
+            if (b->base == base && b->state == BLOCK_USED)
+                return b;
+    /* Blocks of destroyed pools are no longer in the registry. */
+    return NULL;
+}
+
+static CUresult free_async(CUdeviceptr dptr, CUstream hStream, int ptds)
+{
+    CUresult res = pool_enter();
+    if (res != CUDA_SUCCESS)
+        return res;
+    struct CUctx_st *ctx;
+    struct sim_stream *s;
+    if ((res = sim_stream_resolve(hStream, ptds, &ctx, &s)) != CUDA_SUCCESS)
+        return res;
+    if (atomic_load(&sim_capture_streams)) {
+        int capturing = 0;
+        if ((res = sim_capture_check(s, 0, &capturing)) != CUDA_SUCCESS)
+            return res;
+        if (capturing)
+            return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+    }
+    struct free_op *f = calloc(1, sizeof(*f));
+    if (!f)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    pthread_mutex_lock(&g_lock);
+    struct pool_block *b = find_used_locked((uint64_t)dptr);
+    if (!b) {
+        pthread_mutex_unlock(&g_lock);
+        free(f);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    b->state = BLOCK_FREEING;
+    b->free_stream = s;
+    sim_stream_ref(s);
+    b->free_seq = 0;
+    b->pool->used -= b->size;
+    f->op.run = free_op_run;
+    f->op.release = free_op_release;
+    f->block = b;
+    f->gen = b->gen;
+    uint64_t gen = b->gen;
+    b->pinned = 1; /* the free op may run (and trim) before the sequence number is stored */
+    pthread_mutex_unlock(&g_lock);
+
+    uint64_t seq = 0;
+    res = sim_stream_enqueue_after(s, &f->op, NULL, 0, &seq);
+    pthread_mutex_lock(&g_lock);
+    if (res != CUDA_SUCCESS) {
+        free(f);
+        if (b->gen == gen && b->state == BLOCK_FREEING) { /* undo: still in use */
+            b->state = BLOCK_USED;
+            sim_stream_unref(b->free_stream);
+            b->free_stream = NULL;
+            b->pool->used += b->size;
+        }
+    } else if (b->gen == gen && b->state == BLOCK_FREEING) {
+        b->free_seq = seq;
+    }
+    b->pinned = 0;
+    if (b->state == BLOCK_FREE) /* the op already ran: release what it could not */
+        trim_locked(b->pool, b->pool->destroyed ? 0 : b->pool->threshold);
+    pthread_mutex_unlock(&g_lock);
+    return res;
+}
+
+EXPORT CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream)
+{
+    return free_async(dptr, hStream, 0);
+}
+
+EXPORT CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream hStream)
+{
+    return free_async(dptr, hStream, 1);
+}
+
+/* ---- Pools --------------------------------------------------------------------------------- */
+
+EXPORT CUresult cuMemPoolCreate(CUmemoryPool *pool, const CUmemPoolProps *poolProps)
+{
+    CUresult res = pool_enter();
+    if (res != CUDA_SUCCESS)
+        return res;
+    if (!pool || !poolProps || poolProps->allocType != CU_MEM_ALLOCATION_TYPE_PINNED)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (poolProps->location.type == CU_MEM_LOCATION_TYPE_HOST ||
+        poolProps->location.type == CU_MEM_LOCATION_TYPE_HOST_NUMA)
+        return CUDA_ERROR_NOT_SUPPORTED;
+    if (poolProps->location.type != CU_MEM_LOCATION_TYPE_DEVICE ||
+        sim_device_check(poolProps->location.id, NULL) != CUDA_SUCCESS)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (poolProps->handleTypes != CU_MEM_HANDLE_TYPE_NONE)
+        return CUDA_ERROR_NOT_SUPPORTED; /* pool export is not simulated */
+    pthread_mutex_lock(&g_lock);
+    struct CUmemPoolHandle_st *p = pool_new_locked(poolProps->location.id, poolProps);
+    pthread_mutex_unlock(&g_lock);
+    if (!p)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    *pool = p;
+    return CUDA_SUCCESS;
+}
+
+/* Destroys a pool; memory still allocated from it stays valid and its blocks go when freed. A
+ * device's current pool reverts to the default; a default pool cannot be destroyed. */
+EXPORT CUresult cuMemPoolDestroy(CUmemoryPool pool)
+{
+    CUresult res = pool_enter();
+    if (res != CUDA_SUCCESS)
+        return res;
+    pthread_mutex_lock(&g_lock);
+    if (!pool_valid_locked(pool) || pool->is_default) {
+        pthread_mutex_unlock(&g_lock);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    if (g_current[pool->device] == pool)
+        g_current[pool->device] = NULL;
+    pool->destroyed = 1; /* stays listed until its last block goes */
+    if (!pool->blocks) {
+        unlink_pool_locked(pool);
+        free(pool);
+    } else {
+        trim_locked(pool, 0);
+    }
+    pthread_mutex_unlock(&g_lock);
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceGetDefaultMemPool(CUmemoryPool *pool_out, CUdevice dev)
+{
+    CUresult res = pool_enter();
+    if (res != CUDA_SUCCESS)
+        return res;
+    if (!pool_out)
+        return CUDA_ERROR_INVALID_VALUE;
+    if ((res = sim_device_check(dev, NULL)) != CUDA_SUCCESS)
+        return res;
+    pthread_mutex_lock(&g_lock);
+    struct CUmemPoolHandle_st *p = default_locked(dev);
+    pthread_mutex_unlock(&g_lock);
+    if (!p)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    *pool_out = p;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceGetMemPool(CUmemoryPool *pool, CUdevice dev)
+{
+    CUresult res = pool_enter();
+    if (res != CUDA_SUCCESS)
+        return res;
+    if (!pool)
+        return CUDA_ERROR_INVALID_VALUE;
+    if ((res = sim_device_check(dev, NULL)) != CUDA_SUCCESS)
+        return res;
+    pthread_mutex_lock(&g_lock);
+    struct CUmemPoolHandle_st *p = current_locked(dev);
+    pthread_mutex_unlock(&g_lock);
+    if (!p)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    *pool = p;
+    return CUDA_SUCCESS;
+}
+
+/* Makes pool (which must belong to dev) the pool cuMemAllocAsync uses on dev. */
+EXPORT CUresult cuDeviceSetMemPool(CUdevice dev, CUmemoryPool pool)
+{
+    CUresult res = pool_enter();
+    if (res != CUDA_SUCCESS)
+        return res;
+    if ((res = sim_device_check(dev, NULL)) != CUDA_SUCCESS)
+        return res;
+    pthread_mutex_lock(&g_lock);
+    res = pool_valid_locked(pool) && pool->device == dev ? CUDA_SUCCESS
+                                                          : CUDA_ERROR_INVALID_VALUE;
+    if (res == CUDA_SUCCESS)
+        g_current[dev] = pool;
+    pthread_mutex_unlock(&g_lock);
+    return res;
+}
+
+EXPORT CUresult cuMemPoolSetAttribute(CUmemoryPool pool, CUmemPool_attribute attr, void *value)
+{
+    CUresult res = pool_enter();
+    if (res != CUDA_SUCCESS)
+        return res;
+    if (!value)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&g_lock);
+    res = CUDA_ERROR_INVALID_VALUE;
+    if (!pool_valid_locked(pool))
+        goto out;
+    switch (attr) {
+    case CU_MEMPOOL_ATTR_REUSE_FOLLOW_EVENT_DEPENDENCIES:
+        pool->follow_events = *(int *)value != 0;
+        break;
+    case CU_MEMPOOL_ATTR_REUSE_ALLOW_OPPORTUNISTIC:
+        pool->opportunistic = *(int *)value != 0;
+        break;
+    case CU_MEMPOOL_ATTR_REUSE_ALLOW_INTERNAL_DEPENDENCIES:
+        pool->internal_deps = *(int *)value != 0;
+        break;
+    case CU_MEMPOOL_ATTR_RELEASE_THRESHOLD:
+        pool->threshold = *(cuuint64_t *)value;
+        break;
+    case CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH:
+        if (*(cuuint64_t *)value != 0)
+            goto out; /* a high watermark can only be reset to zero */
+        pool->reserved_high = pool->reserved;
+        break;
+    case CU_MEMPOOL_ATTR_USED_MEM_HIGH:
+        if (*(cuuint64_t *)value != 0)
+            goto out;
+        pool->used_high = pool->used;
+        break;
+    default:
+        goto out;
+    }
+    res = CUDA_SUCCESS;
+out:
+    pthread_mutex_unlock(&g_lock);
+    return res;
+}
+
+EXPORT CUresult cuMemPoolGetAttribute(CUmemoryPool pool, CUmemPool_attribute attr, void *value)
+{
+    CUresult res = pool_enter();
+    if (res != CUDA_SUCCESS)
+        return res;
+    if (!value)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&g_lock);
+    res = pool_valid_locked(pool) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+    if (res == CUDA_SUCCESS) {
+        switch (attr) {
+        case CU_MEMPOOL_ATTR_REUSE_FOLLOW_EVENT_DEPENDENCIES:
+            *(int *)value = pool->follow_events;
+            break;
+        case CU_MEMPOOL_ATTR_REUSE_ALLOW_OPPORTUNISTIC:
+            *(int *)value = pool->opportunistic;
+            break;
+        case CU_MEMPOOL_ATTR_REUSE_ALLOW_INTERNAL_DEPENDENCIES:
+            *(int *)value = pool->internal_deps;
+            break;
+        case CU_MEMPOOL_ATTR_RELEASE_THRESHOLD:
+            *(cuuint64_t *)value = pool->threshold;
+            break;
+        case CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT:
+            *(cuuint64_t *)value = pool->reserved;
+            break;
+        case CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH:
+            *(cuuint64_t *)value = pool->reserved_high;
+            break;
+        case CU_MEMPOOL_ATTR_USED_MEM_CURRENT:
+            *(cuuint64_t *)value = pool->used;
+            break;
+        case CU_MEMPOOL_ATTR_USED_MEM_HIGH:
+            *(cuuint64_t *)value = pool->used_high;
+            break;
+        default:
+            res = CUDA_ERROR_INVALID_VALUE;
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    return res;
+}
+
+/* Releases idle memory (blocks whose free op has run) until at most minBytesToKeep remain. */
+EXPORT CUresult cuMemPoolTrimTo(CUmemoryPool pool, size_t minBytesToKeep)
+{
+    CUresult res = pool_enter();
+    if (res != CUDA_SUCCESS)
+        return res;
+    pthread_mutex_lock(&g_lock);
+    res = pool_valid_locked(pool) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+    if (res == CUDA_SUCCESS)
+        trim_locked(pool, minBytesToKeep);
+    pthread_mutex_unlock(&g_lock);
+    return res;
+}
+
+/* Every device of an instance can access every other one: access is always read-write. */
+EXPORT CUresult cuMemPoolSetAccess(CUmemoryPool pool, const CUmemAccessDesc *map, size_t count)
+{
+    CUresult res = pool_enter();
+    if (res != CUDA_SUCCESS)
+        return res;
+    if (!map && count)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&g_lock);
+    res = pool_valid_locked(pool) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_unlock(&g_lock);
+    for (size_t i = 0; i < count && res == CUDA_SUCCESS; i++)
+        if (map[i].location.type != CU_MEM_LOCATION_TYPE_DEVICE ||
+            sim_device_check(map[i].location.id, NULL) != CUDA_SUCCESS)
+            res = CUDA_ERROR_INVALID_VALUE;
+    return res;
+}
+
+EXPORT CUresult cuMemPoolGetAccess(CUmemAccess_flags *flags, CUmemoryPool memPool,
+                                   CUmemLocation *location)
+{
+    CUresult res = pool_enter();
+    if (res != CUDA_SUCCESS)
+        return res;
+    if (!flags || !location || location->type != CU_MEM_LOCATION_TYPE_DEVICE ||
+        sim_device_check(location->id, NULL) != CUDA_SUCCESS)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&g_lock);
+    res = pool_valid_locked(memPool) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_unlock(&g_lock);
+    if (res == CUDA_SUCCESS)
+        *flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+    return res;
+}
