@@ -15,6 +15,7 @@
  * While a context exists it charges its model's per-context overhead to the device
  * (SIM_CHARGE_OVERHEAD), so cuMemGetInfo and NVML show what a real driver's context costs.
  */
+#include "array.h"
 #include "driver.h"
 #include "module.h"
 
@@ -243,6 +244,7 @@ static void deactivate(struct ctx_impl *c)
     sim_stream_ctx_fini(&c->pub);
     c->pub.streams = NULL;
     sim_module_release_ctx(&c->pub);
+    sim_array_release_ctx(&c->pub);
     sim_mem_release_ctx(&c->pub);
     if (c->overhead_charged) {
         int rc = sim_state_free(sim_process_instance(), c->pub.device, c->overhead_offset);

@@ -8,8 +8,12 @@
  * return at once unless they target memory the host can read. When the op runs, device
  * addresses are looked up again (a block freed meanwhile is a sticky
  * CUDA_ERROR_ILLEGAL_ADDRESS) and the bytes move with memmove while the device's engine is
- * held, its duration counted as busy time. CUDA arrays are not supported yet.
+ * held, its duration counted as busy time. An array operand (array.h) names a byte offset in
+ * the array's backing block, bounds-checked against the array's extent at call time; the op
+ * holds a reference on the backing, so destroying the array meanwhile is harmless. Array copies
+ * cannot be captured into graphs yet (CUDA_ERROR_NOT_SUPPORTED).
  */
+#include "array.h"
 #include "graph.h"
 #include "stream.h"
 
@@ -27,6 +31,7 @@ enum operand {
     OPND_HOST = 1, /* a host pointer */
     OPND_DEVICE,   /* a device (or any UVA allocation) address: must be an allocation */
     OPND_UNIFIED,  /* any address: an allocation if it lies in one, else host memory */
+    OPND_ARRAY,    /* a byte offset in a CUDA array's backing (array.h) */
 };
 
 /* One side of a copy: where its first byte is and how rows and slices step. */
@@ -36,6 +41,7 @@ struct side {
     uint64_t addr;
     size_t pitch, slice;
     size_t extent;          /* bytes from addr to one past the last byte touched */
+    struct sim_array_mem *arr; /* an array operand: addr is an offset in it (a reference) */
 };
 
 struct copy_op {
@@ -98,6 +104,10 @@ static CUresult side_init(struct side *sd, enum operand how, uint64_t addr, size
 /* Where the side's first byte lives now, in this process. */
 static CUresult side_ptr(const struct side *sd, unsigned char **p)
 {
+    if (sd->arr) {
+        *p = sim_array_host(sd->arr) + sd->addr;
+        return CUDA_SUCCESS;
+    }
     if (!sd->lookup) {
         *p = (unsigned char *)(uintptr_t)sd->addr;
         return CUDA_SUCCESS;
@@ -145,6 +155,15 @@ static CUresult copy_run(struct sim_op *op)
 static void op_free(struct sim_op *op)
 {
     free(op);
+}
+
+/* Frees a copy op and drops its references on array backings. */
+static void copy_release(struct sim_op *op)
+{
+    struct copy_op *c = (struct copy_op *)op;
+    sim_array_put(c->src.arr);
+    sim_array_put(c->dst.arr);
+    free(c);
 }
 
 static CUresult set_run(struct sim_op *op)
@@ -195,7 +214,7 @@ static CUresult submit(struct sim_stream *s, struct sim_op *op, int wait)
     uint64_t seq;
     CUresult rc = sim_stream_enqueue_after(s, op, NULL, 0, &seq);
     if (rc != CUDA_SUCCESS) {
-        free(op);
+        op->release(op);
         return rc;
     }
     return wait ? sim_stream_wait_seq(s, seq) : CUDA_SUCCESS;
@@ -211,7 +230,22 @@ struct linear {
     uint64_t src, dst;         /* addresses of the first byte copied */
     size_t src_pitch, dst_pitch, src_slice, dst_slice;
     size_t width, height, depth;
+    struct sim_array_mem *src_mem, *dst_mem; /* OPND_ARRAY sides: borrowed references */
 };
+
+/* side_init, or for an array operand (already bounds-checked): a new reference on its backing. */
+static CUresult side_init_any(struct side *sd, enum operand how, uint64_t addr, size_t extent,
+                              struct sim_array_mem *mem)
+{
+    if (how != OPND_ARRAY)
+        return side_init(sd, how, addr, extent);
+    memset(sd, 0, sizeof(*sd));
+    sd->addr = addr;
+    sd->extent = extent;
+    sim_array_hold(mem);
+    sd->arr = mem;
+    return CUDA_SUCCESS;
+}
 
 /* Validates a linear copy and builds its op (*out NULL for an empty copy). */
 static CUresult copy_build(const struct linear *l, int device, struct copy_op **out)
@@ -228,9 +262,10 @@ static CUresult copy_build(const struct linear *l, int device, struct copy_op **
     struct copy_op *c = calloc(1, sizeof(*c));
     if (!c)
         return CUDA_ERROR_OUT_OF_MEMORY;
-    if ((rc = side_init(&c->src, l->src_how, l->src, src_ext)) != CUDA_SUCCESS ||
-        (rc = side_init(&c->dst, l->dst_how, l->dst, dst_ext)) != CUDA_SUCCESS) {
-        free(c);
+    c->op.release = copy_release;
+    if ((rc = side_init_any(&c->src, l->src_how, l->src, src_ext, l->src_mem)) != CUDA_SUCCESS ||
+        (rc = side_init_any(&c->dst, l->dst_how, l->dst, dst_ext, l->dst_mem)) != CUDA_SUCCESS) {
+        copy_release(&c->op);
         return rc;
     }
     c->src.pitch = l->src_pitch;
@@ -242,7 +277,6 @@ static CUresult copy_build(const struct linear *l, int device, struct copy_op **
     c->depth = l->depth;
     c->device = device;
     c->op.run = copy_run;
-    c->op.release = op_free;
     *out = c;
     return CUDA_SUCCESS;
 }
@@ -291,13 +325,17 @@ static CUresult copy_linear(CUstream h, int ptds, enum mode mode, const struct l
     if ((rc = copy_build(l, ctx->device, &c)) != CUDA_SUCCESS || !c)
         return rc;
     if (capturing) {
+        int arrays = c->src.arr || c->dst.arr;
+        c->op.release(&c->op);
+        if (arrays)
+            return CUDA_ERROR_NOT_SUPPORTED; /* memcpy nodes of arrays are not simulated */
         CUDA_MEMCPY3D p;
         linear_to_3d(l, &p);
-        free(c);
         return sim_capture_memcpy(s, ctx, &p);
     }
-    int d2d = c->src.lookup && c->src.kind == SIM_MEM_DEVICE && c->dst.lookup &&
-              c->dst.kind == SIM_MEM_DEVICE;
+    /* Arrays are device memory: copies between them and device memory do not wait. */
+    int d2d = (c->src.arr || (c->src.lookup && c->src.kind == SIM_MEM_DEVICE)) &&
+              (c->dst.arr || (c->dst.lookup && c->dst.kind == SIM_MEM_DEVICE));
     return submit(s, &c->op, mode == SYNC && !d2d);
 }
 
@@ -436,6 +474,212 @@ EXPORT CUresult cuMemcpyPeerAsync_ptsz(CUdeviceptr dstDevice, CUcontext dstConte
     return copy_peer(dstDevice, dstContext, srcDevice, srcContext, ByteCount, hStream, 1, ASYNC);
 }
 
+/* ---- 1D copies with arrays ----------------------------------------------------------------- */
+
+/* An array operand of a 1D copy: offset counts bytes through the array's rows taken one after
+ * another (row-major, then layer-major, without row padding); the n bytes must lie within one
+ * row (for a 1D array: the whole array). Returns the byte offset in the backing and a reference
+ * on it (*mem, which the caller drops). */
+static CUresult array_1d(CUarray h, size_t offset, size_t n, uint64_t *addr,
+                         struct sim_array_mem **mem)
+{
+    struct sim_array_view v;
+    CUresult rc = sim_array_get(h, &v);
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    size_t row = offset / v.row_bytes, x = offset % v.row_bytes;
+    if (row >= v.rows * v.layers || n > v.row_bytes - x) {
+        sim_array_put(v.mem);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    *addr = v.base + row * v.pitch + x;
+    *mem = v.mem;
+    return CUDA_SUCCESS;
+}
+
+/* A 1D copy where either side may be an array (its handle and byte offset given). */
+static CUresult copy_1d_array(CUstream h, int ptds, enum mode mode, enum operand dst_how,
+                              uint64_t dst, CUarray dst_array, size_t dst_offset,
+                              enum operand src_how, uint64_t src, CUarray src_array,
+                              size_t src_offset, size_t n)
+{
+    CUresult rc = sim_process_check();
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    struct linear l = {
+        .src_how = src_how, .dst_how = dst_how, .src = src, .dst = dst,
+        .src_pitch = n, .dst_pitch = n, .src_slice = n, .dst_slice = n,
+        .width = n, .height = 1, .depth = 1,
+    };
+    if (src_how == OPND_ARRAY)
+        rc = array_1d(src_array, src_offset, n, &l.src, &l.src_mem);
+    if (rc == CUDA_SUCCESS && dst_how == OPND_ARRAY)
+        rc = array_1d(dst_array, dst_offset, n, &l.dst, &l.dst_mem);
+    if (rc == CUDA_SUCCESS)
+        rc = copy_linear(h, ptds, mode, &l);
+    sim_array_put(l.src_mem);
+    sim_array_put(l.dst_mem);
+    return rc;
+}
+
+#define HTOA(ptds, mode, h) copy_1d_array(h, ptds, mode, OPND_ARRAY, 0, dstArray, dstOffset, \
+                                          OPND_HOST, P(srcHost), NULL, 0, ByteCount)
+#define ATOH(ptds, mode, h) copy_1d_array(h, ptds, mode, OPND_HOST, P(dstHost), NULL, 0,      \
+                                          OPND_ARRAY, 0, srcArray, srcOffset, ByteCount)
+#define DTOA(ptds) copy_1d_array(NULL, ptds, SYNC, OPND_ARRAY, 0, dstArray, dstOffset,        \
+                                 OPND_DEVICE, srcDevice, NULL, 0, ByteCount)
+#define ATOD(ptds) copy_1d_array(NULL, ptds, SYNC, OPND_DEVICE, dstDevice, NULL, 0,           \
+                                 OPND_ARRAY, 0, srcArray, srcOffset, ByteCount)
+#define ATOA(ptds) copy_1d_array(NULL, ptds, SYNC, OPND_ARRAY, 0, dstArray, dstOffset,        \
+                                 OPND_ARRAY, 0, srcArray, srcOffset, ByteCount)
+
+/* cuMemcpyHtoA_v2: host memory to an array, ByteCount bytes at byte dstOffset. */
+EXPORT CUresult cuMemcpyHtoA_v2(CUarray dstArray, size_t dstOffset, const void *srcHost,
+                                size_t ByteCount)
+{
+    return HTOA(0, SYNC, NULL);
+}
+
+/* cuMemcpyHtoA_v2_ptds: ordered on the per-thread default stream. */
+EXPORT CUresult cuMemcpyHtoA_v2_ptds(CUarray dstArray, size_t dstOffset, const void *srcHost,
+                                     size_t ByteCount)
+{
+    return HTOA(1, SYNC, NULL);
+}
+
+/* cuMemcpyHtoA: the 32-bit legacy ABI. */
+EXPORT CUresult cuMemcpyHtoA(CUarray dstArray, unsigned int dstOffset, const void *srcHost,
+                             unsigned int ByteCount)
+{
+    return HTOA(0, SYNC, NULL);
+}
+
+/* cuMemcpyHtoAAsync_v2: host to array on hStream. */
+EXPORT CUresult cuMemcpyHtoAAsync_v2(CUarray dstArray, size_t dstOffset, const void *srcHost,
+                                     size_t ByteCount, CUstream hStream)
+{
+    return HTOA(0, ASYNC, hStream);
+}
+
+/* cuMemcpyHtoAAsync_v2_ptsz: per-thread default stream variant. */
+EXPORT CUresult cuMemcpyHtoAAsync_v2_ptsz(CUarray dstArray, size_t dstOffset, const void *srcHost,
+                                          size_t ByteCount, CUstream hStream)
+{
+    return HTOA(1, ASYNC, hStream);
+}
+
+/* cuMemcpyHtoAAsync: the 32-bit legacy ABI. */
+EXPORT CUresult cuMemcpyHtoAAsync(CUarray dstArray, unsigned int dstOffset, const void *srcHost,
+                                  unsigned int ByteCount, CUstream hStream)
+{
+    return HTOA(0, ASYNC, hStream);
+}
+
+/* cuMemcpyAtoH_v2: ByteCount bytes of an array from byte srcOffset to host memory. */
+EXPORT CUresult cuMemcpyAtoH_v2(void *dstHost, CUarray srcArray, size_t srcOffset,
+                                size_t ByteCount)
+{
+    return ATOH(0, SYNC, NULL);
+}
+
+/* cuMemcpyAtoH_v2_ptds: ordered on the per-thread default stream. */
+EXPORT CUresult cuMemcpyAtoH_v2_ptds(void *dstHost, CUarray srcArray, size_t srcOffset,
+                                     size_t ByteCount)
+{
+    return ATOH(1, SYNC, NULL);
+}
+
+/* cuMemcpyAtoH: the 32-bit legacy ABI. */
+EXPORT CUresult cuMemcpyAtoH(void *dstHost, CUarray srcArray, unsigned int srcOffset,
+                             unsigned int ByteCount)
+{
+    return ATOH(0, SYNC, NULL);
+}
+
+/* cuMemcpyAtoHAsync_v2: array to host on hStream. */
+EXPORT CUresult cuMemcpyAtoHAsync_v2(void *dstHost, CUarray srcArray, size_t srcOffset,
+                                     size_t ByteCount, CUstream hStream)
+{
+    return ATOH(0, ASYNC, hStream);
+}
+
+/* cuMemcpyAtoHAsync_v2_ptsz: per-thread default stream variant. */
+EXPORT CUresult cuMemcpyAtoHAsync_v2_ptsz(void *dstHost, CUarray srcArray, size_t srcOffset,
+                                          size_t ByteCount, CUstream hStream)
+{
+    return ATOH(1, ASYNC, hStream);
+}
+
+/* cuMemcpyAtoHAsync: the 32-bit legacy ABI. */
+EXPORT CUresult cuMemcpyAtoHAsync(void *dstHost, CUarray srcArray, unsigned int srcOffset,
+                                  unsigned int ByteCount, CUstream hStream)
+{
+    return ATOH(0, ASYNC, hStream);
+}
+
+/* cuMemcpyDtoA_v2: device memory to an array (does not wait, as device-to-device copies). */
+EXPORT CUresult cuMemcpyDtoA_v2(CUarray dstArray, size_t dstOffset, CUdeviceptr srcDevice,
+                                size_t ByteCount)
+{
+    return DTOA(0);
+}
+
+/* cuMemcpyDtoA_v2_ptds: ordered on the per-thread default stream. */
+EXPORT CUresult cuMemcpyDtoA_v2_ptds(CUarray dstArray, size_t dstOffset, CUdeviceptr srcDevice,
+                                     size_t ByteCount)
+{
+    return DTOA(1);
+}
+
+/* cuMemcpyDtoA: the 32-bit legacy ABI (a 32-bit device pointer names no allocation). */
+EXPORT CUresult cuMemcpyDtoA(CUarray dstArray, unsigned int dstOffset, CUdeviceptr_v1 srcDevice,
+                             unsigned int ByteCount)
+{
+    return DTOA(0);
+}
+
+/* cuMemcpyAtoD_v2: an array to device memory. */
+EXPORT CUresult cuMemcpyAtoD_v2(CUdeviceptr dstDevice, CUarray srcArray, size_t srcOffset,
+                                size_t ByteCount)
+{
+    return ATOD(0);
+}
+
+/* cuMemcpyAtoD_v2_ptds: ordered on the per-thread default stream. */
+EXPORT CUresult cuMemcpyAtoD_v2_ptds(CUdeviceptr dstDevice, CUarray srcArray, size_t srcOffset,
+                                     size_t ByteCount)
+{
+    return ATOD(1);
+}
+
+/* cuMemcpyAtoD: the 32-bit legacy ABI. */
+EXPORT CUresult cuMemcpyAtoD(CUdeviceptr_v1 dstDevice, CUarray srcArray, unsigned int srcOffset,
+                             unsigned int ByteCount)
+{
+    return ATOD(0);
+}
+
+/* cuMemcpyAtoA_v2: between arrays. */
+EXPORT CUresult cuMemcpyAtoA_v2(CUarray dstArray, size_t dstOffset, CUarray srcArray,
+                                size_t srcOffset, size_t ByteCount)
+{
+    return ATOA(0);
+}
+
+/* cuMemcpyAtoA_v2_ptds: ordered on the per-thread default stream. */
+EXPORT CUresult cuMemcpyAtoA_v2_ptds(CUarray dstArray, size_t dstOffset, CUarray srcArray,
+                                     size_t srcOffset, size_t ByteCount)
+{
+    return ATOA(1);
+}
+
+/* cuMemcpyAtoA: the 32-bit legacy ABI. */
+EXPORT CUresult cuMemcpyAtoA(CUarray dstArray, unsigned int dstOffset, CUarray srcArray,
+                             unsigned int srcOffset, unsigned int ByteCount)
+{
+    return ATOA(0);
+}
+
 /* ---- 2D and 3D copies ---------------------------------------------------------------------- */
 
 /* One side of a 2D/3D descriptor, whatever the struct version it came from. */
@@ -449,9 +693,37 @@ struct desc_side {
     size_t pitch, height;
 };
 
+/* Checks an array operand of a copy of depth slices of height rows of width bytes starting at
+ * byte x of row y of layer z (x and width multiples of the element size when aligned is set),
+ * and returns the byte offset of its first byte in the backing, the array's pitch and slice and
+ * a reference on the backing (*mem, which the caller drops). */
+static CUresult array_operand(CUarray h, size_t x, size_t y, size_t z, size_t width, size_t height,
+                              size_t depth, int aligned, uint64_t *addr, size_t *pitch,
+                              size_t *slice, struct sim_array_mem **mem)
+{
+    struct sim_array_view v;
+    CUresult rc = sim_array_get(h, &v);
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    size_t xe, ye, ze;
+    if ((aligned && (x % v.elem || width % v.elem)) || __builtin_add_overflow(x, width, &xe) ||
+        __builtin_add_overflow(y, height, &ye) || __builtin_add_overflow(z, depth, &ze) ||
+        xe > v.row_bytes || ye > v.rows || ze > v.layers) {
+        sim_array_put(v.mem);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    *addr = v.base + z * v.slice + y * v.pitch + x;
+    *pitch = v.pitch;
+    *slice = v.slice;
+    *mem = v.mem;
+    return CUDA_SUCCESS;
+}
+
+/* Resolves one side of a descriptor; an array side (allowed when mem is not NULL) leaves a
+ * reference on its backing in *mem. */
 static CUresult desc_side_resolve(const struct desc_side *d, size_t width, size_t height,
                                   size_t depth, enum operand *how, uint64_t *addr, size_t *pitch,
-                                  size_t *slice)
+                                  size_t *slice, struct sim_array_mem **mem)
 {
     uint64_t base;
     switch (d->type) {
@@ -468,7 +740,13 @@ static CUresult desc_side_resolve(const struct desc_side *d, size_t width, size_
         base = d->device;
         break;
     case CU_MEMORYTYPE_ARRAY:
-        return CUDA_ERROR_NOT_SUPPORTED; /* CUDA arrays are not simulated yet */
+        if (!mem)
+            return CUDA_ERROR_NOT_SUPPORTED; /* graph memcpy nodes of arrays */
+        if (d->reserved || d->lod)
+            return CUDA_ERROR_INVALID_VALUE;
+        *how = OPND_ARRAY;
+        return array_operand(d->array, d->x, d->y, d->z, width, height, depth, 1, addr, pitch,
+                             slice, mem);
     default:
         return CUDA_ERROR_INVALID_VALUE;
     }
@@ -497,12 +775,16 @@ static CUresult copy_desc(CUstream h, int ptds, enum mode mode, const struct des
     CUresult rc = sim_process_check();
     if (rc != CUDA_SUCCESS)
         return rc;
-    if ((rc = desc_side_resolve(src, width, height, depth, &l.src_how, &l.src, &l.src_pitch,
-                                &l.src_slice)) != CUDA_SUCCESS ||
-        (rc = desc_side_resolve(dst, width, height, depth, &l.dst_how, &l.dst, &l.dst_pitch,
-                                &l.dst_slice)) != CUDA_SUCCESS)
-        return rc;
-    return copy_linear(h, ptds, mode, &l);
+    /* An empty copy names no element: its array operands are only validated as handles. */
+    size_t h1 = height ? height : 1, d1 = depth ? depth : 1;
+    if ((rc = desc_side_resolve(src, width, h1, d1, &l.src_how, &l.src, &l.src_pitch,
+                                &l.src_slice, &l.src_mem)) == CUDA_SUCCESS &&
+        (rc = desc_side_resolve(dst, width, h1, d1, &l.dst_how, &l.dst, &l.dst_pitch,
+                                &l.dst_slice, &l.dst_mem)) == CUDA_SUCCESS)
+        rc = copy_linear(h, ptds, mode, &l);
+    sim_array_put(l.src_mem);
+    sim_array_put(l.dst_mem);
+    return rc;
 }
 
 /* Fills the two sides of a CUDA_MEMCPY2D-shaped struct (any version). */
@@ -856,9 +1138,9 @@ static CUresult memcpy3d_linear(const CUDA_MEMCPY3D *p, struct linear *l)
     l->depth = p->Depth ? p->Depth : 1;
     CUresult rc;
     if ((rc = desc_side_resolve(&s, l->width, l->height, l->depth, &l->src_how, &l->src,
-                                &l->src_pitch, &l->src_slice)) != CUDA_SUCCESS ||
+                                &l->src_pitch, &l->src_slice, NULL)) != CUDA_SUCCESS ||
         (rc = desc_side_resolve(&d, l->width, l->height, l->depth, &l->dst_how, &l->dst,
-                                &l->dst_pitch, &l->dst_slice)) != CUDA_SUCCESS)
+                                &l->dst_pitch, &l->dst_slice, NULL)) != CUDA_SUCCESS)
         return rc;
     return CUDA_SUCCESS;
 }
@@ -869,8 +1151,8 @@ CUresult sim_memcpy_node_check(const CUDA_MEMCPY3D *p)
     struct linear l;
     struct copy_op *c;
     CUresult rc = memcpy3d_linear(p, &l);
-    if (rc == CUDA_SUCCESS && (rc = copy_build(&l, 0, &c)) == CUDA_SUCCESS)
-        free(c);
+    if (rc == CUDA_SUCCESS && (rc = copy_build(&l, 0, &c)) == CUDA_SUCCESS && c)
+        copy_release(&c->op);
     return rc;
 }
 
@@ -886,7 +1168,7 @@ CUresult sim_memcpy_node_run(const CUDA_MEMCPY3D *p, int dev)
         return rc == CUDA_ERROR_INVALID_VALUE ? CUDA_ERROR_ILLEGAL_ADDRESS : rc;
     if (c) {
         rc = copy_run(&c->op);
-        free(c);
+        copy_release(&c->op);
     }
     return rc;
 }

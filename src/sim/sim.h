@@ -14,6 +14,7 @@
  *   stream.c     streams, the per-stream worker threads, ordering    (sim_stream_*)
  *   event.c      events                                               (sim_event_*)
  *   copy.c       memcpy and memset in every form                      (no exported sim_ API)
+ *   array.c      CUDA arrays and mipmapped arrays (copies with array operands in copy.c)
  *   exports.c    weak NOT_SUPPORTED stubs for every table entry, cuGetProcAddress, errors
  *
  * Every CUDA-facing function returns CUresult; system-level helpers return -errno.

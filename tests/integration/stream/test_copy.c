@@ -164,7 +164,7 @@ static void test_2d_3d(void)
     }
     CHECK(ok, "2D device to host copy differs or wrote past its width");
 
-    /* Errors: pitch below width, a device range running past the allocation, array operands. */
+    /* Errors: pitch below width, a device range running past the allocation, a NULL array. */
     CUDA_MEMCPY2D bad = c;
     bad.srcPitch = W - 1;
     CHECK_RC(cuMemcpy2D(&bad), CUDA_ERROR_INVALID_VALUE);
@@ -173,8 +173,8 @@ static void test_2d_3d(void)
     bad.dstPitch = pitch;
     CHECK_RC(cuMemcpy2D(&bad), CUDA_ERROR_INVALID_VALUE);
     bad = c;
-    bad.dstMemoryType = CU_MEMORYTYPE_ARRAY;
-    CHECK_RC(cuMemcpy2D(&bad), CUDA_ERROR_NOT_SUPPORTED);
+    bad.dstMemoryType = CU_MEMORYTYPE_ARRAY; /* with a NULL dstArray */
+    CHECK_RC(cuMemcpy2D(&bad), CUDA_ERROR_INVALID_HANDLE);
     CHECK_RC(cuMemcpy2D(NULL), CUDA_ERROR_INVALID_VALUE);
 
     /* 3D: a 2x3x4 box (depth 2, rows of 4 bytes) from host into device memory and back. */
