@@ -20,6 +20,7 @@
  * engine lock is wanted by a caller up the stack (the hooks are called without it). See
  * docs/internals/sim.md, "Graphs".
  */
+#include "driver.h"
 #include "graph.h"
 #include "module.h"
 #include "stream.h"
@@ -50,6 +51,12 @@ struct node_params {
     CUDA_MEMSET_NODE_PARAMS set;     /* MEMSET */
     CUDA_HOST_NODE_PARAMS host;      /* HOST */
     CUevent ev;                      /* EVENT_RECORD, WAIT_EVENT */
+    struct sim_graph_mem *mem;       /* MEM_ALLOC, MEM_FREE: referenced */
+    CUmemPoolProps props;            /* MEM_ALLOC: as given (cuGraphMemAllocNodeGetParams) */
+    CUmemAccessDesc acc[SIM_MAX_DEVICES];
+    size_t nacc;
+    size_t bytes;                    /* MEM_ALLOC: as requested */
+    int escapes;                     /* MEM_ALLOC in an executable: not freed in its graph */
 };
 
 struct CUgraphNode_st {
@@ -68,6 +75,8 @@ struct CUgraph_st {
     struct CUgraphNode_st **nodes;   /* in creation order */
     size_t n, cap;
     struct capture *capture;         /* the capture building it, if any */
+    int has_mem;                     /* holds memory allocation or free nodes */
+    struct CUgraphExec_st *mem_exec; /* has_mem: its one executable, if any */
 };
 
 struct exec_node {
@@ -85,6 +94,7 @@ struct CUgraphExec_st {
     size_t n;
     cuuint64_t flags;
     struct sim_stream *last;         /* the last launch (referenced) */
+    struct CUgraph_st *src;          /* a graph with memory nodes it was made from, while alive */
     uint64_t last_seq;
 };
 
@@ -132,6 +142,8 @@ static void params_fini(struct node_params *p)
 {
     if (p->type == CU_GRAPH_NODE_TYPE_KERNEL)
         sim_kernel_node_fini(&p->k);
+    if (p->mem)
+        sim_graph_mem_unref(p->mem);
     memset(p, 0, sizeof(*p));
 }
 
@@ -145,6 +157,8 @@ static CUresult params_copy(struct node_params *dst, const struct node_params *s
             return rc;
         }
     }
+    if (src->mem)
+        sim_graph_mem_ref(src->mem);
     return CUDA_SUCCESS;
 }
 
@@ -305,6 +319,13 @@ static int node_add_dep(struct CUgraphNode_st *n, struct CUgraphNode_st *d)
 
 static void node_free(struct CUgraphNode_st *n)
 {
+    struct sim_graph_mem *m = n->p.mem;
+    if (m && n->p.type == CU_GRAPH_NODE_TYPE_MEM_ALLOC && m->owner == n->graph)
+        m->owner = NULL;
+    else if (m && n->p.type == CU_GRAPH_NODE_TYPE_MEM_FREE && m->owner == n->graph)
+        m->owner_frees = 0;
+    else if (m && n->p.type == CU_GRAPH_NODE_TYPE_MEM_FREE)
+        m->other_frees--;
     sim_handle_set_del(&g_nodes, n);
     n->magic = DEAD_MAGIC;
     params_fini(&n->p);
@@ -400,6 +421,8 @@ static void graph_free_locked(struct CUgraph_st *g)
 {
     sim_handle_set_del(&g_graphs, g);
     g->magic = DEAD_MAGIC;
+    if (g->mem_exec)
+        g->mem_exec->src = NULL;
     for (size_t i = 0; i < g->n; i++)
         node_free(g->nodes[i]);
     free(g->nodes);
@@ -799,6 +822,218 @@ EXPORT CUresult cuGraphEventWaitNodeSetEvent(CUgraphNode hNode, CUevent event)
     return event_node_set(hNode, CU_GRAPH_NODE_TYPE_WAIT_EVENT, event);
 }
 
+/* ---- Memory nodes --------------------------------------------------------------------------- */
+
+/* Adds an allocation node for bytes on device dev: the address is reserved now and fixed for the
+ * node's life (pool.c). Its parameters are stored for cuGraphMemAllocNodeGetParams. */
+static CUresult mem_alloc_params_init(struct node_params *p, const CUmemPoolProps *props,
+                                      const CUmemAccessDesc *acc, size_t nacc, int dev,
+                                      size_t bytes)
+{
+    memset(p, 0, sizeof(*p));
+    if (nacc > SIM_MAX_DEVICES || (nacc && !acc))
+        return CUDA_ERROR_INVALID_VALUE;
+    for (size_t i = 0; i < nacc; i++)
+        if (acc[i].location.type != CU_MEM_LOCATION_TYPE_DEVICE ||
+            sim_device_check(acc[i].location.id, NULL) != CUDA_SUCCESS)
+            return CUDA_ERROR_INVALID_VALUE;
+    CUresult rc = sim_graph_mem_new(dev, bytes, &p->mem);
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    p->type = CU_GRAPH_NODE_TYPE_MEM_ALLOC;
+    p->dev = dev;
+    p->bytes = bytes;
+    if (props)
+        p->props = *props;
+    else {
+        p->props.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+        p->props.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+        p->props.location.id = dev;
+    }
+    if (nacc)
+        memcpy(p->acc, acc, nacc * sizeof(*acc));
+    p->nacc = nacc;
+    return CUDA_SUCCESS;
+}
+
+/* After an allocation node n was added to g: the graph owns the allocation. Lock held. */
+static void mem_alloc_added_locked(struct CUgraph_st *g, struct CUgraphNode_st *n)
+{
+    g->has_mem = 1;
+    n->p.mem->owner = g;
+}
+
+/* Checks a free of va in g (documented: an address of an allocation node, freed at most once, in
+ * its own graph or in others but not both) and fills p (referencing the allocation). Lock held. */
+static CUresult mem_free_params_locked(struct node_params *p, struct CUgraph_st *g, uint64_t va)
+{
+    memset(p, 0, sizeof(*p));
+    struct sim_graph_mem *m = sim_graph_mem_find(va);
+    if (!m)
+        return CUDA_ERROR_INVALID_VALUE;
+    int own = m->owner == g;
+    if (m->owner_frees || (own && m->other_frees)) {
+        sim_graph_mem_unref(m);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    p->type = CU_GRAPH_NODE_TYPE_MEM_FREE;
+    p->dev = m->device;
+    p->mem = m;
+    return CUDA_SUCCESS;
+}
+
+/* After a free node n was added to g. Lock held. */
+static void mem_free_added_locked(struct CUgraph_st *g, struct CUgraphNode_st *n)
+{
+    g->has_mem = 1;
+    if (n->p.mem->owner == g)
+        n->p.mem->owner_frees = 1;
+    else
+        n->p.mem->other_frees++;
+}
+
+/* Validates the dependencies of a node about to be added to g (see graph_add). Lock held. */
+static CUresult deps_check_locked(struct CUgraph_st *g, const CUgraphNode *deps, size_t ndeps)
+{
+    if (ndeps && !deps)
+        return CUDA_ERROR_INVALID_VALUE;
+    for (size_t i = 0; i < ndeps; i++) {
+        struct CUgraphNode_st *d = node_get_locked(deps[i]);
+        if (!d || d->graph != g)
+            return CUDA_ERROR_INVALID_VALUE;
+        for (size_t j = 0; j < i; j++)
+            if (deps[j] == deps[i])
+                return CUDA_ERROR_INVALID_VALUE;
+    }
+    return CUDA_SUCCESS;
+}
+
+/* cuGraphAddMemAllocNode: an allocation on a device location (pinned, no export handle types);
+ * its fixed address is returned in nodeParams->dptr. */
+EXPORT CUresult cuGraphAddMemAllocNode(CUgraphNode *phGraphNode, CUgraph hGraph,
+                                       const CUgraphNode *dependencies, size_t numDependencies,
+                                       CUDA_MEM_ALLOC_NODE_PARAMS *nodeParams)
+{
+    CUresult rc = sim_process_check();
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    if (!phGraphNode || !nodeParams || nodeParams->bytesize == 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    const CUmemPoolProps *pp = &nodeParams->poolProps;
+    if (pp->location.type == CU_MEM_LOCATION_TYPE_HOST ||
+        pp->location.type == CU_MEM_LOCATION_TYPE_HOST_NUMA) {
+        LOG_DEBUG("sim", "cuGraphAddMemAllocNode: host allocations are not supported");
+        return CUDA_ERROR_NOT_SUPPORTED;
+    }
+    if (pp->allocType != CU_MEM_ALLOCATION_TYPE_PINNED ||
+        pp->location.type != CU_MEM_LOCATION_TYPE_DEVICE ||
+        pp->handleTypes != CU_MEM_HANDLE_TYPE_NONE ||
+        sim_device_check(pp->location.id, NULL) != CUDA_SUCCESS)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&g_glock);
+    struct CUgraph_st *g = graph_get_locked(hGraph);
+    if (!g || g->capture)
+        rc = CUDA_ERROR_INVALID_VALUE;
+    else
+        rc = deps_check_locked(g, dependencies, numDependencies);
+    pthread_mutex_unlock(&g_glock);
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    /* The address is reserved without the graph lock (vmm.c and pool.c take their own). */
+    struct node_params p;
+    if ((rc = mem_alloc_params_init(&p, pp, nodeParams->accessDescs, nodeParams->accessDescCount,
+                                    pp->location.id, nodeParams->bytesize)) != CUDA_SUCCESS)
+        return rc;
+    CUdeviceptr va = (CUdeviceptr)p.mem->va;
+    pthread_mutex_lock(&g_glock);
+    struct CUgraphNode_st *n = NULL;
+    g = graph_get_locked(hGraph);
+    if (!g || g->capture)
+        rc = CUDA_ERROR_INVALID_VALUE; /* destroyed meanwhile */
+    else if ((rc = deps_check_locked(g, dependencies, numDependencies)) == CUDA_SUCCESS &&
+             (rc = graph_add_locked(g, (struct CUgraphNode_st *const *)dependencies,
+                                    numDependencies, &p, &n)) == CUDA_SUCCESS)
+        mem_alloc_added_locked(g, n);
+    pthread_mutex_unlock(&g_glock);
+    if (rc != CUDA_SUCCESS) {
+        params_fini(&p);
+        return rc;
+    }
+    nodeParams->dptr = va;
+    *phGraphNode = n;
+    return CUDA_SUCCESS;
+}
+
+/* cuGraphMemAllocNodeGetParams: poolProps and accessDescs point into the node. */
+EXPORT CUresult cuGraphMemAllocNodeGetParams(CUgraphNode hNode,
+                                             CUDA_MEM_ALLOC_NODE_PARAMS *params_out)
+{
+    CUresult rc = sim_process_check();
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    pthread_mutex_lock(&g_glock);
+    struct CUgraphNode_st *n = typed_node_locked(hNode, CU_GRAPH_NODE_TYPE_MEM_ALLOC);
+    if (!n || !params_out) {
+        rc = CUDA_ERROR_INVALID_VALUE;
+    } else {
+        params_out->poolProps = n->p.props;
+        params_out->accessDescs = n->p.nacc ? n->p.acc : NULL;
+        params_out->accessDescCount = n->p.nacc;
+        params_out->bytesize = n->p.bytes;
+        params_out->dptr = (CUdeviceptr)n->p.mem->va;
+    }
+    pthread_mutex_unlock(&g_glock);
+    return rc;
+}
+
+/* cuGraphAddMemFreeNode: frees an allocation made by an allocation node (see
+ * mem_free_params_locked for the documented rules). */
+EXPORT CUresult cuGraphAddMemFreeNode(CUgraphNode *phGraphNode, CUgraph hGraph,
+                                      const CUgraphNode *dependencies, size_t numDependencies,
+                                      CUdeviceptr dptr)
+{
+    CUresult rc = sim_process_check();
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    if (!phGraphNode)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct node_params p;
+    memset(&p, 0, sizeof(p));
+    struct CUgraphNode_st *n = NULL;
+    pthread_mutex_lock(&g_glock);
+    struct CUgraph_st *g = graph_get_locked(hGraph);
+    if (!g || g->capture)
+        rc = CUDA_ERROR_INVALID_VALUE;
+    else if ((rc = deps_check_locked(g, dependencies, numDependencies)) == CUDA_SUCCESS &&
+             (rc = mem_free_params_locked(&p, g, (uint64_t)dptr)) == CUDA_SUCCESS &&
+             (rc = graph_add_locked(g, (struct CUgraphNode_st *const *)dependencies,
+                                    numDependencies, &p, &n)) == CUDA_SUCCESS)
+        mem_free_added_locked(g, n);
+    pthread_mutex_unlock(&g_glock);
+    if (rc != CUDA_SUCCESS) {
+        params_fini(&p);
+        return rc;
+    }
+    *phGraphNode = n;
+    return CUDA_SUCCESS;
+}
+
+/* cuGraphMemFreeNodeGetParams: the address the node frees. */
+EXPORT CUresult cuGraphMemFreeNodeGetParams(CUgraphNode hNode, CUdeviceptr *dptr_out)
+{
+    CUresult rc = sim_process_check();
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    pthread_mutex_lock(&g_glock);
+    struct CUgraphNode_st *n = typed_node_locked(hNode, CU_GRAPH_NODE_TYPE_MEM_FREE);
+    if (!n || !dptr_out)
+        rc = CUDA_ERROR_INVALID_VALUE;
+    else
+        *dptr_out = (CUdeviceptr)n->p.mem->va;
+    pthread_mutex_unlock(&g_glock);
+    return rc;
+}
+
 /* cuGraphNodeGetType: the node's CUgraphNodeType. */
 EXPORT CUresult cuGraphNodeGetType(CUgraphNode hNode, CUgraphNodeType *type)
 {
@@ -1006,7 +1241,7 @@ static CUresult edges_change(CUgraph hGraph, const CUgraphNode *from, const CUgr
         return rc;
     pthread_mutex_lock(&g_glock);
     struct CUgraph_st *g = graph_get_locked(hGraph);
-    if (!g) {
+    if (!g || (!add && g->has_mem)) { /* documented: no edge removal with memory nodes */
         rc = CUDA_ERROR_INVALID_VALUE;
         goto out;
     }
@@ -1080,7 +1315,8 @@ EXPORT CUresult cuGraphDestroyNode(CUgraphNode hNode)
         return rc;
     pthread_mutex_lock(&g_glock);
     struct CUgraphNode_st *n = node_get_locked(hNode);
-    if (!n || n->graph->capture) { /* node removal is not permitted during capture */
+    /* Node removal is not permitted during capture nor in graphs with memory nodes. */
+    if (!n || n->graph->capture || n->graph->has_mem) {
         rc = CUDA_ERROR_INVALID_VALUE;
         goto out;
     }
@@ -1113,6 +1349,10 @@ EXPORT CUresult cuGraphClone(CUgraph *phGraphClone, CUgraph originalGraph)
     struct CUgraph_st *g = graph_get_locked(originalGraph), *c = NULL;
     if (!g || !phGraphClone) {
         rc = CUDA_ERROR_INVALID_VALUE;
+        goto out;
+    }
+    if (g->has_mem) { /* documented: graphs with memory nodes cannot be cloned */
+        rc = CUDA_ERROR_NOT_SUPPORTED;
         goto out;
     }
     if (!(c = graph_new_locked())) {
@@ -1237,6 +1477,10 @@ static CUresult exec_build_locked(const struct CUgraph_st *g, struct exec_node *
                 *err_node = (CUgraphNode)gn;
             goto out;
         }
+        if (e->p.type == CU_GRAPH_NODE_TYPE_MEM_ALLOC) /* not freed in its own graph */
+            e->p.escapes = !(e->p.mem->owner == g && e->p.mem->owner_frees);
+        else if (e->p.type == CU_GRAPH_NODE_TYPE_MEM_FREE) /* frees another graph's memory */
+            e->p.escapes = e->p.mem->owner != g;
         e->ndeps = gn->ndeps;
         e->deps = calloc(gn->ndeps + 1, sizeof(*e->deps));
         if (!e->deps) {
@@ -1287,6 +1531,11 @@ static CUresult instantiate(CUgraphExec *ph, CUgraph hg, cuuint64_t flags, CUgra
         rc = CUDA_ERROR_INVALID_VALUE;
         goto out;
     }
+    if (g->has_mem && g->mem_exec) {
+        /* Documented: a graph with memory nodes has at most one executable at a time. */
+        LOG_DEBUG("sim", "cuGraphInstantiate: graph with memory nodes is already instantiated");
+        goto out_inval;
+    }
     if ((rc = exec_build_locked(g, &x->nodes, err_node)) != CUDA_SUCCESS) {
         if (result && rc == CUDA_ERROR_INVALID_VALUE)
             *result = CUDA_GRAPH_INSTANTIATE_INVALID_STRUCTURE;
@@ -1298,9 +1547,16 @@ static CUresult instantiate(CUgraphExec *ph, CUgraph hg, cuuint64_t flags, CUgra
         rc = CUDA_ERROR_OUT_OF_MEMORY;
         goto out;
     }
+    if (g->has_mem) {
+        g->mem_exec = x;
+        x->src = g;
+    }
     *ph = x;
     if (result)
         *result = CUDA_GRAPH_INSTANTIATE_SUCCESS;
+    goto out;
+out_inval:
+    rc = CUDA_ERROR_INVALID_VALUE;
 out:
     pthread_mutex_unlock(&g_glock);
     if (rc != CUDA_SUCCESS)
@@ -1401,6 +1657,8 @@ EXPORT CUresult cuGraphExecDestroy(CUgraphExec hGraphExec)
     } else {
         sim_handle_set_del(&g_execs, x);
         x->magic = DEAD_MAGIC;
+        if (x->src)
+            x->src->mem_exec = NULL;
         exec_nodes_free(x->nodes, x->n);
         last = x->last;
         free(x);
@@ -1456,6 +1714,12 @@ static CUresult graph_run_run(struct sim_op *op)
         case CU_GRAPH_NODE_TYPE_WAIT_EVENT:
             if (rn->ws)
                 (void)sim_stream_wait_seq(rn->ws, rn->wseq);
+            break;
+        case CU_GRAPH_NODE_TYPE_MEM_ALLOC:
+            rc = sim_graph_mem_alloc_run(rn->p.mem);
+            break;
+        case CU_GRAPH_NODE_TYPE_MEM_FREE:
+            sim_graph_mem_free_run(rn->p.mem);
             break;
         default:
             break;
@@ -1517,6 +1781,15 @@ static CUresult graph_launch(CUgraphExec hExec, CUstream hStream, int ptds)
     }
     r->op.run = graph_run_run;
     r->op.release = graph_run_release;
+    /* Documented: an allocation of this executable left unfreed by an earlier launch makes the
+     * launch fail, unless instantiated with AUTO_FREE_ON_LAUNCH. */
+    for (size_t i = 0; i < x->n; i++)
+        if (x->nodes[i].p.type == CU_GRAPH_NODE_TYPE_MEM_ALLOC && x->nodes[i].p.escapes &&
+            !(x->flags & CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH) &&
+            sim_graph_mem_outstanding(x->nodes[i].p.mem)) {
+            rc = CUDA_ERROR_INVALID_VALUE;
+            goto out;
+        }
     for (size_t i = 0; i < x->n; i++) {
         struct run_node *rn = &r->nodes[i];
         if ((rc = params_copy(&rn->p, &x->nodes[i].p)) != CUDA_SUCCESS)
@@ -1562,6 +1835,13 @@ static CUresult graph_launch(CUgraphExec hExec, CUstream hStream, int ptds)
     uint64_t seq = 0;
     rc = sim_stream_enqueue_after(s, &r->op, x->last, x->last_seq, &seq);
     if (rc == CUDA_SUCCESS) {
+        for (size_t i = 0; i < x->n; i++) {
+            const struct node_params *np = &x->nodes[i].p;
+            if (np->type == CU_GRAPH_NODE_TYPE_MEM_ALLOC && np->escapes)
+                sim_graph_mem_set_outstanding(np->mem, 1);
+            else if (np->type == CU_GRAPH_NODE_TYPE_MEM_FREE && np->escapes)
+                sim_graph_mem_set_outstanding(np->mem, 0);
+        }
         r = NULL; /* owned by the stream now */
         sim_stream_ref(s);
         if (x->last)
@@ -1799,6 +2079,11 @@ static CUgraphExecUpdateResult update_check(const struct node_params *old,
              old->set.pitch != nw->set.pitch || old->set.elementSize != nw->set.elementSize))
             return CU_GRAPH_EXEC_UPDATE_ERROR_PARAMETERS_CHANGED; /* 2D: address and value only */
         break;
+    case CU_GRAPH_NODE_TYPE_MEM_ALLOC:
+    case CU_GRAPH_NODE_TYPE_MEM_FREE:
+        if (old->mem != nw->mem) /* memory nodes cannot change their allocation */
+            return CU_GRAPH_EXEC_UPDATE_ERROR_NOT_SUPPORTED;
+        break;
     default:
         break;
     }
@@ -1872,8 +2157,10 @@ static CUresult exec_update(CUgraphExec hExec, CUgraph hGraph, CUgraphExecUpdate
     }
     for (size_t gi = 0; gi < g->n; gi++) {
         struct exec_node *e = &x->nodes[by_gidx[gi]];
+        int escapes = e->p.escapes; /* memory nodes only update to the same allocation */
         params_fini(&e->p);
         e->p = fresh[gi];
+        e->p.escapes = escapes;
         e->orig = (CUgraphNode)g->nodes[gi];
     }
     info->result = CU_GRAPH_EXEC_UPDATE_SUCCESS;
@@ -2156,6 +2443,69 @@ CUresult sim_capture_host(struct sim_stream *s, CUhostFn fn, void *user)
 {
     struct node_params p = { .type = CU_GRAPH_NODE_TYPE_HOST, .host = { fn, user } };
     return capture_add(s, &p);
+}
+
+/* Captured cuMemAllocAsync: an allocation node owned by the capture graph. */
+CUresult sim_capture_mem_alloc(struct sim_stream *s, int dev, size_t bytes, CUdeviceptr *dptr)
+{
+    struct node_params p;
+    CUresult rc = mem_alloc_params_init(&p, NULL, NULL, 0, dev, bytes);
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    CUdeviceptr va = (CUdeviceptr)p.mem->va;
+    pthread_mutex_lock(&g_glock);
+    struct cap_stream *cs = cap_find_locked(s);
+    struct CUgraphNode_st *n;
+    if (!cs || cs->cap->invalid) {
+        rc = CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    } else if ((rc = graph_add_locked(cs->cap->graph, cs->deps, cs->ndeps, &p, &n)) ==
+               CUDA_SUCCESS) {
+        mem_alloc_added_locked(cs->cap->graph, n);
+        cs->ndeps = 0;
+        if (deps_add(cs, n) < 0) {
+            rc = CUDA_ERROR_OUT_OF_MEMORY;
+            cap_invalidate_locked(cs->cap);
+        }
+    }
+    pthread_mutex_unlock(&g_glock);
+    if (rc != CUDA_SUCCESS) {
+        params_fini(&p); /* releases the reserved address: nothing leaks */
+        return rc;
+    }
+    *dptr = va;
+    return CUDA_SUCCESS;
+}
+
+/* Captured cuMemFreeAsync: a free node. Freeing a pool block (not a graph allocation) in a
+ * capture is not simulated. */
+CUresult sim_capture_mem_free(struct sim_stream *s, CUdeviceptr dptr)
+{
+    struct node_params p;
+    memset(&p, 0, sizeof(p));
+    CUresult rc;
+    pthread_mutex_lock(&g_glock);
+    struct cap_stream *cs = cap_find_locked(s);
+    struct CUgraphNode_st *n;
+    if (!cs || cs->cap->invalid) {
+        rc = CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    } else if ((rc = mem_free_params_locked(&p, cs->cap->graph, (uint64_t)dptr)) !=
+               CUDA_SUCCESS) {
+        LOG_DEBUG("sim", "cuMemFreeAsync: capturing the free of 0x%llx (not a graph allocation "
+                  "or already freed) is not supported", (unsigned long long)dptr);
+        rc = CUDA_ERROR_NOT_SUPPORTED;
+    } else if ((rc = graph_add_locked(cs->cap->graph, cs->deps, cs->ndeps, &p, &n)) ==
+               CUDA_SUCCESS) {
+        mem_free_added_locked(cs->cap->graph, n);
+        cs->ndeps = 0;
+        if (deps_add(cs, n) < 0) {
+            rc = CUDA_ERROR_OUT_OF_MEMORY;
+            cap_invalidate_locked(cs->cap);
+        }
+    }
+    pthread_mutex_unlock(&g_glock);
+    if (rc != CUDA_SUCCESS)
+        params_fini(&p);
+    return rc;
 }
 
 /* Captured event record: the event remembers the stream's current dependencies. */

@@ -103,6 +103,54 @@ void sim_capture_event_forget(CUevent ev);
  * capture invalidated) when s is capturing. */
 CUresult sim_capture_sync(struct sim_stream *s);
 
+/* ---- pool.c: graph memory (allocation and free nodes) ---- */
+
+/* One allocation made by a graph's allocation node. Its device address (va) is a virtual range
+ * reserved when the node is made and fixed for the node's life; device memory backs it (a charge
+ * of the shared state, entered in the allocation table as SIM_MEM_POOL) while the allocation is
+ * live, and the backing stays cached after a free until cuDeviceGraphMemTrim or until nothing
+ * names the allocation any more. References: the allocation node, every copy of it (executable
+ * nodes, launches in flight), free nodes naming it, and free ops queued by cuMemFreeAsync. */
+struct sim_graph_mem {
+    int device;
+    uint64_t va, va_size, size;     /* size: the charge, rounded to SIM_ALLOC_GRANULE */
+    /* Guarded by pool.c's lock. */
+    uint64_t offset;
+    int backed, live, registered, refs;
+    int outstanding;                 /* launched, not freed in its graph, no free issued yet */
+    /* Guarded by graph.c's lock. */
+    struct CUgraph_st *owner;        /* the graph holding the allocation node, NULL once gone */
+    int owner_frees;                 /* a free node of the owning graph names it */
+    int other_frees;                 /* free nodes of other graphs name it */
+    struct sim_graph_mem *next;
+};
+
+/* Reserves the address of a new allocation of bytes on device dev (one reference, nothing
+ * charged yet). */
+CUresult sim_graph_mem_new(int dev, size_t bytes, struct sim_graph_mem **out);
+void sim_graph_mem_ref(struct sim_graph_mem *m);
+/* Drops a reference; the last one releases the address and the backing unless the allocation
+ * is live (then the free that ends it releases them). */
+void sim_graph_mem_unref(struct sim_graph_mem *m);
+/* The allocation whose address is va, referenced; NULL when there is none. */
+struct sim_graph_mem *sim_graph_mem_find(uint64_t va);
+/* Run by a launch on the stream's worker: the allocation node makes the memory usable (charging
+ * it unless still backed; CUDA_ERROR_OUT_OF_MEMORY when the device is full), the free node ends
+ * it. */
+CUresult sim_graph_mem_alloc_run(struct sim_graph_mem *m);
+void sim_graph_mem_free_run(struct sim_graph_mem *m);
+/* At launch: whether an escaping allocation is still unfreed from an earlier launch; mark it so
+ * (on = 1) or freed by a launched free node (on = 0). */
+int sim_graph_mem_outstanding(struct sim_graph_mem *m);
+void sim_graph_mem_set_outstanding(struct sim_graph_mem *m, int on);
+
+/* ---- graph.c: capture of stream-ordered allocation (called by pool.c) ---- */
+
+/* cuMemAllocAsync on a capturing stream: an allocation node on device dev; *dptr its address. */
+CUresult sim_capture_mem_alloc(struct sim_stream *s, int dev, size_t bytes, CUdeviceptr *dptr);
+/* cuMemFreeAsync on a capturing stream: a free node for a graph allocation. */
+CUresult sim_capture_mem_free(struct sim_stream *s, CUdeviceptr dptr);
+
 /* ---- stream.c ---- */
 
 /* Marks s as in a capture: sim_stream_enqueue refuses work for it meanwhile

@@ -67,12 +67,21 @@ static struct CUmemPoolHandle_st *g_pools;    /* live pools (registry) */
 static struct CUmemPoolHandle_st *g_defaults[SIM_MAX_DEVICES];
 static struct CUmemPoolHandle_st *g_current[SIM_MAX_DEVICES];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+/* Graph memory (see "Graph memory" below). */
+static struct sim_graph_mem *g_gmem;
+static uint64_t g_gused[SIM_MAX_DEVICES], g_gused_high[SIM_MAX_DEVICES];
+static uint64_t g_gres[SIM_MAX_DEVICES], g_gres_high[SIM_MAX_DEVICES];
 
 static void fork_prepare(void) { pthread_mutex_lock(&g_lock); }
 static void fork_parent(void) { pthread_mutex_unlock(&g_lock); }
 static void fork_child(void)
 {
     g_pools = NULL;
+    g_gmem = NULL;
+    memset(g_gused, 0, sizeof(g_gused));
+    memset(g_gused_high, 0, sizeof(g_gused_high));
+    memset(g_gres, 0, sizeof(g_gres));
+    memset(g_gres_high, 0, sizeof(g_gres_high));
     memset(g_defaults, 0, sizeof(g_defaults));
     memset(g_current, 0, sizeof(g_current));
     pthread_mutex_init(&g_lock, NULL);
@@ -238,8 +247,21 @@ static CUresult alloc_async(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool hPo
         int capturing = 0;
         if ((res = sim_capture_check(s, 0, &capturing)) != CUDA_SUCCESS)
             return res;
-        if (capturing) /* allocation nodes are made by graph.c's own API */
-            return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+        if (capturing) {
+            /* The allocation becomes a node of the capture graph, owned by the graph: nothing is
+             * taken from a pool, so a failed capture cannot leak a block. */
+            int dev = ctx->device;
+            if (from_pool) {
+                pthread_mutex_lock(&g_lock);
+                int ok = pool_valid_locked(hPool);
+                if (ok)
+                    dev = hPool->device;
+                pthread_mutex_unlock(&g_lock);
+                if (!ok)
+                    return CUDA_ERROR_INVALID_VALUE;
+            }
+            return sim_capture_mem_alloc(s, dev, bytesize, dptr);
+        }
     }
     uint64_t need = (bytesize + SIM_ALLOC_GRANULE - 1) & ~(SIM_ALLOC_GRANULE - 1);
     if (need < bytesize)
@@ -376,6 +398,302 @@ static struct pool_block *find_used_locked(uint64_t base)
     return NULL;
 }
 
+/* ---- Graph memory ----------------------------------------------------------------------------
+ * Allocations of graph allocation nodes (graph.h, struct sim_graph_mem). The address is a range
+ * reserved with cuMemAddressReserve when the node is made; the backing is a charge of its own,
+ * taken when the allocation node runs and kept (cached, "reserved") after the free until
+ * cuDeviceGraphMemTrim or until the last reference goes. Lock: g_lock. */
+
+#define GRAPH_VA_ALIGN (2u << 20) /* the VMM granularity */
+
+
+CUresult sim_graph_mem_new(int dev, size_t bytes, struct sim_graph_mem **out)
+{
+    CUresult res = pool_enter();
+    if (res != CUDA_SUCCESS)
+        return res;
+    if ((res = sim_device_check(dev, NULL)) != CUDA_SUCCESS)
+        return CUDA_ERROR_INVALID_VALUE;
+    uint64_t need = (bytes + SIM_ALLOC_GRANULE - 1) & ~(uint64_t)(SIM_ALLOC_GRANULE - 1);
+    uint64_t va_size = (bytes + GRAPH_VA_ALIGN - 1) & ~(uint64_t)(GRAPH_VA_ALIGN - 1);
+    if (bytes == 0 || need < bytes || va_size < bytes)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct sim_graph_mem *m = calloc(1, sizeof(*m));
+    if (!m)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    CUdeviceptr va = 0;
+    /* A hint in the device's own window; vmm.c falls back to its own choice when taken. */
+    res = cuMemAddressReserve(&va, va_size, 0, sim_dev_base(dev) + ((uint64_t)8 << 40), 0);
+    if (res != CUDA_SUCCESS) {
+        free(m);
+        return res == CUDA_ERROR_INVALID_VALUE ? CUDA_ERROR_OUT_OF_MEMORY : res;
+    }
+    m->device = dev;
+    m->va = va;
+    m->va_size = va_size;
+    m->size = need;
+    m->refs = 1;
+    pthread_mutex_lock(&g_lock);
+    m->next = g_gmem;
+    g_gmem = m;
+    pthread_mutex_unlock(&g_lock);
+    *out = m;
+    return CUDA_SUCCESS;
+}
+
+void sim_graph_mem_ref(struct sim_graph_mem *m)
+{
+    pthread_mutex_lock(&g_lock);
+    m->refs++;
+    pthread_mutex_unlock(&g_lock);
+}
+
+/* Gives the backing back to the device. Lock held. */
+static void gmem_unback_locked(struct sim_graph_mem *m)
+{
+    if (m->registered) {
+        sim_mem_unregister(SIM_MEM_POOL, m->va);
+        m->registered = 0;
+    }
+    if (m->backed) {
+        sim_state_free(sim_process_instance(), m->device, m->offset);
+        m->backed = 0;
+        g_gres[m->device] -= m->size;
+    }
+}
+
+/* Unlinks m when nothing names it and it is not live; returns whether the caller must free it
+ * (after dropping the lock: the address is released through vmm.c). Lock held. */
+static int gmem_maybe_unlink_locked(struct sim_graph_mem *m)
+{
+    if (m->refs > 0 || m->live)
+        return 0;
+    gmem_unback_locked(m);
+    for (struct sim_graph_mem **pp = &g_gmem; *pp; pp = &(*pp)->next)
+        if (*pp == m) {
+            *pp = m->next;
+            break;
+        }
+    return 1;
+}
+
+static void gmem_destroy(struct sim_graph_mem *m)
+{
+    (void)cuMemAddressFree(m->va, m->va_size);
+    free(m);
+}
+
+void sim_graph_mem_unref(struct sim_graph_mem *m)
+{
+    pthread_mutex_lock(&g_lock);
+    m->refs--;
+    int gone = gmem_maybe_unlink_locked(m);
+    pthread_mutex_unlock(&g_lock);
+    if (gone)
+        gmem_destroy(m);
+}
+
+struct sim_graph_mem *sim_graph_mem_find(uint64_t va)
+{
+    struct sim_graph_mem *m;
+    pthread_mutex_lock(&g_lock);
+    for (m = g_gmem; m; m = m->next)
+        if (m->va == va && (m->refs > 0 || m->live))
+            break;
+    if (m)
+        m->refs++;
+    pthread_mutex_unlock(&g_lock);
+    return m;
+}
+
+CUresult sim_graph_mem_alloc_run(struct sim_graph_mem *m)
+{
+    CUresult res = CUDA_SUCCESS;
+    pthread_mutex_lock(&g_lock);
+    if (m->live) /* AUTO_FREE_ON_LAUNCH: freed and allocated again at the same place */
+        goto out;
+    if (!m->backed) {
+        struct sim_instance *inst = sim_process_instance();
+        int rc = sim_state_alloc(inst, m->device, m->size, SIM_CHARGE_MEMORY, &m->offset, NULL);
+        if (rc == -ENOMEM) {
+            for (struct CUmemPoolHandle_st *q = g_pools; q; q = q->next)
+                if (q->device == m->device)
+                    trim_locked(q, 0);
+            for (struct sim_graph_mem *o = g_gmem; o; o = o->next)
+                if (o->device == m->device && !o->live && o != m)
+                    gmem_unback_locked(o);
+            rc = sim_state_alloc(inst, m->device, m->size, SIM_CHARGE_MEMORY, &m->offset, NULL);
+        }
+        if (rc < 0) {
+            res = CUDA_ERROR_OUT_OF_MEMORY;
+            goto out;
+        }
+        m->backed = 1;
+        g_gres[m->device] += m->size;
+        if (g_gres[m->device] > g_gres_high[m->device])
+            g_gres_high[m->device] = g_gres[m->device];
+    }
+    if ((res = sim_mem_register(SIM_MEM_POOL, m->device, NULL, m->va, m->size, m->offset)) !=
+        CUDA_SUCCESS)
+        goto out;
+    m->registered = 1;
+    m->live = 1;
+    g_gused[m->device] += m->size;
+    if (g_gused[m->device] > g_gused_high[m->device])
+        g_gused_high[m->device] = g_gused[m->device];
+out:
+    pthread_mutex_unlock(&g_lock);
+    return res;
+}
+
+void sim_graph_mem_free_run(struct sim_graph_mem *m)
+{
+    pthread_mutex_lock(&g_lock);
+    if (m->live) {
+        m->live = 0;
+        g_gused[m->device] -= m->size;
+        if (m->registered) {
+            sim_mem_unregister(SIM_MEM_POOL, m->va);
+            m->registered = 0;
+        }
+    }
+    /* The caller holds a reference, so m is never unlinked here. */
+    pthread_mutex_unlock(&g_lock);
+}
+
+int sim_graph_mem_outstanding(struct sim_graph_mem *m)
+{
+    pthread_mutex_lock(&g_lock);
+    int on = m->outstanding;
+    pthread_mutex_unlock(&g_lock);
+    return on;
+}
+
+void sim_graph_mem_set_outstanding(struct sim_graph_mem *m, int on)
+{
+    pthread_mutex_lock(&g_lock);
+    m->outstanding = on;
+    pthread_mutex_unlock(&g_lock);
+}
+
+/* The op cuMemFreeAsync queues for a graph allocation: it ends the allocation when it runs. */
+struct gfree_op {
+    struct sim_op op;
+    struct sim_graph_mem *m; /* referenced */
+};
+
+static CUresult gfree_op_run(struct sim_op *op)
+{
+    sim_graph_mem_free_run(((struct gfree_op *)op)->m);
+    return CUDA_SUCCESS;
+}
+
+static void gfree_op_release(struct sim_op *op)
+{
+    sim_graph_mem_unref(((struct gfree_op *)op)->m);
+    free(op);
+}
+
+/* cuMemFreeAsync of an address that is no pool block: a graph allocation that a launch left
+ * unfreed (documented as freeable this way), else CUDA_ERROR_INVALID_VALUE. */
+static CUresult graph_mem_free_async(uint64_t va, struct sim_stream *s)
+{
+    struct sim_graph_mem *m = sim_graph_mem_find(va);
+    if (!m)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&g_lock);
+    int ok = m->outstanding;
+    m->outstanding = 0;
+    pthread_mutex_unlock(&g_lock);
+    struct gfree_op *f = ok ? calloc(1, sizeof(*f)) : NULL;
+    CUresult res = ok ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_VALUE;
+    if (f) {
+        f->op.run = gfree_op_run;
+        f->op.release = gfree_op_release;
+        f->m = m;
+        res = sim_stream_enqueue_after(s, &f->op, NULL, 0, NULL);
+        if (res == CUDA_SUCCESS)
+            return res; /* the op owns the reference */
+        free(f);
+    }
+    if (ok)
+        sim_graph_mem_set_outstanding(m, 1);
+    sim_graph_mem_unref(m);
+    return res;
+}
+
+/* Releases the cached backing of every graph allocation of device that is not live. */
+EXPORT CUresult cuDeviceGraphMemTrim(CUdevice device)
+{
+    CUresult res = pool_enter();
+    if (res != CUDA_SUCCESS)
+        return res;
+    if (sim_device_check(device, NULL) != CUDA_SUCCESS)
+        return CUDA_ERROR_INVALID_DEVICE;
+    pthread_mutex_lock(&g_lock);
+    for (struct sim_graph_mem *m = g_gmem; m; m = m->next)
+        if (m->device == device && !m->live)
+            gmem_unback_locked(m);
+    pthread_mutex_unlock(&g_lock);
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceGetGraphMemAttribute(CUdevice device, CUgraphMem_attribute attr,
+                                             void *value)
+{
+    CUresult res = pool_enter();
+    if (res != CUDA_SUCCESS)
+        return res;
+    if (sim_device_check(device, NULL) != CUDA_SUCCESS)
+        return CUDA_ERROR_INVALID_DEVICE;
+    if (!value)
+        return CUDA_ERROR_INVALID_VALUE;
+    res = CUDA_SUCCESS;
+    pthread_mutex_lock(&g_lock);
+    switch (attr) {
+    case CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT:
+        *(cuuint64_t *)value = g_gused[device];
+        break;
+    case CU_GRAPH_MEM_ATTR_USED_MEM_HIGH:
+        *(cuuint64_t *)value = g_gused_high[device];
+        break;
+    case CU_GRAPH_MEM_ATTR_RESERVED_MEM_CURRENT:
+        *(cuuint64_t *)value = g_gres[device];
+        break;
+    case CU_GRAPH_MEM_ATTR_RESERVED_MEM_HIGH:
+        *(cuuint64_t *)value = g_gres_high[device];
+        break;
+    default:
+        res = CUDA_ERROR_INVALID_VALUE;
+    }
+    pthread_mutex_unlock(&g_lock);
+    return res;
+}
+
+/* Only the high watermarks can be set, and only to zero (which resets them to the current
+ * value, as for pools). */
+EXPORT CUresult cuDeviceSetGraphMemAttribute(CUdevice device, CUgraphMem_attribute attr,
+                                             void *value)
+{
+    CUresult res = pool_enter();
+    if (res != CUDA_SUCCESS)
+        return res;
+    if (sim_device_check(device, NULL) != CUDA_SUCCESS)
+        return CUDA_ERROR_INVALID_DEVICE;
+    if (!value || *(cuuint64_t *)value != 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    res = CUDA_SUCCESS;
+    pthread_mutex_lock(&g_lock);
+    if (attr == CU_GRAPH_MEM_ATTR_USED_MEM_HIGH)
+        g_gused_high[device] = g_gused[device];
+    else if (attr == CU_GRAPH_MEM_ATTR_RESERVED_MEM_HIGH)
+        g_gres_high[device] = g_gres[device];
+    else
+        res = CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_unlock(&g_lock);
+    return res;
+}
+
 static CUresult free_async(CUdeviceptr dptr, CUstream hStream, int ptds)
 {
     CUresult res = pool_enter();
@@ -390,7 +708,7 @@ static CUresult free_async(CUdeviceptr dptr, CUstream hStream, int ptds)
         if ((res = sim_capture_check(s, 0, &capturing)) != CUDA_SUCCESS)
             return res;
         if (capturing)
-            return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+            return sim_capture_mem_free(s, dptr);
     }
     struct free_op *f = calloc(1, sizeof(*f));
     if (!f)
@@ -400,7 +718,7 @@ static CUresult free_async(CUdeviceptr dptr, CUstream hStream, int ptds)
     if (!b) {
         pthread_mutex_unlock(&g_lock);
         free(f);
-        return CUDA_ERROR_INVALID_VALUE;
+        return graph_mem_free_async((uint64_t)dptr, s);
     }
     b->state = BLOCK_FREEING;
     b->free_stream = s;

@@ -346,7 +346,7 @@ int main(void)
     test_host_order(&t);
     test_event_nodes(&t);
     CUgraphNode nd;
-    CHECK_RC(cuGraphAddMemFreeNode(&nd, NULL, NULL, 0, 0), CUDA_ERROR_NOT_SUPPORTED);
+    CHECK_RC(cuGraphAddMemFreeNode(&nd, NULL, NULL, 0, 0), CUDA_ERROR_INVALID_VALUE);
     CHECK_OK(cuModuleUnload(t.mod));
     CHECK_OK(cuCtxDestroy(t.ctx));
     return check_done("graph-build");
