@@ -203,10 +203,11 @@ static unsigned int max_clock_mhz(int dev, nvmlClockType_t type)
     }
 }
 
-/* The current clock of a domain in MHz: a fifth of the maximum idle, rising linearly with
- * utilisation to the maximum. */
-SIM_NVML_EXPORT nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, nvmlClockType_t type,
-                                                    unsigned int *clock)
+/* Answers one of the clock queries for a domain in MHz: the current clock when current is set
+ * (a fifth of the maximum idle, rising linearly with utilisation to the maximum), else the
+ * maximum from the model. */
+static nvmlReturn_t clock_info(nvmlDevice_t device, nvmlClockType_t type, unsigned int *clock,
+                               int current)
 {
     int dev;
     nvmlReturn_t rc = sim_nvml_enter_device(device, &dev);
@@ -215,23 +216,23 @@ SIM_NVML_EXPORT nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, nvmlClo
     unsigned int max = max_clock_mhz(dev, type);
     if (!clock || max == 0)
         return sim_nvml_leave(NVML_ERROR_INVALID_ARGUMENT);
-    *clock = scale(max / 5u, max, sim_nvml_util(sim_nvml_instance(), dev));
+    *clock = current ? scale(max / 5u, max, sim_nvml_util(sim_nvml_instance(), dev)) : max;
     return sim_nvml_leave(NVML_SUCCESS);
+}
+
+/* The current clock of a domain in MHz: a fifth of the maximum idle, rising linearly with
+ * utilisation to the maximum. */
+SIM_NVML_EXPORT nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, nvmlClockType_t type,
+                                                    unsigned int *clock)
+{
+    return clock_info(device, type, clock, 1);
 }
 
 /* The maximum clock of a domain in MHz, from the model. */
 SIM_NVML_EXPORT nvmlReturn_t nvmlDeviceGetMaxClockInfo(nvmlDevice_t device, nvmlClockType_t type,
                                                        unsigned int *clock)
 {
-    int dev;
-    nvmlReturn_t rc = sim_nvml_enter_device(device, &dev);
-    if (rc != NVML_SUCCESS)
-        return rc;
-    unsigned int max = max_clock_mhz(dev, type);
-    if (!clock || max == 0)
-        return sim_nvml_leave(NVML_ERROR_INVALID_ARGUMENT);
-    *clock = max;
-    return sim_nvml_leave(NVML_SUCCESS);
+    return clock_info(device, type, clock, 0);
 }
 
 /* P0 while the device is busy or any process holds a context on it, else P8 (idle). */

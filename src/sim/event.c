@@ -220,9 +220,7 @@ static CUresult record_op_run(struct sim_op *op)
 static void record_op_release(struct sim_op *op)
 {
     struct record_op *r = (struct record_op *)op;
-    sim_stream_lock();
-    event_unref_locked(r->ev);
-    sim_stream_unlock();
+    sim_event_put(r->ev);
     free(r);
 }
 
@@ -436,9 +434,7 @@ static CUresult ipc_wait_op_run(struct sim_op *op)
 static void ipc_wait_op_release(struct sim_op *op)
 {
     struct ipc_wait_op *w = (struct ipc_wait_op *)op;
-    sim_stream_lock();
-    event_unref_locked(w->ev);
-    sim_stream_unlock();
+    sim_event_put(w->ev);
     free(w);
 }
 

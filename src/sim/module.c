@@ -482,6 +482,15 @@ static uint32_t threads_by_registers(uint32_t regs)
     return t > 1024 ? 1024 : t;
 }
 
+/* How many kernels (defined .entry functions) a parsed module has. */
+static uint32_t defined_entries(const struct ptx_module *p)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < p->nfuncs; i++)
+        n += p->funcs[i].is_entry && p->funcs[i].defined;
+    return n;
+}
+
 /* Fills a function's record for entry fn of mod. */
 static void func_init(struct CUfunc_st *f, struct CUmod_st *mod, const struct ptx_function *fn)
 {
@@ -618,9 +627,7 @@ static CUresult module_create(struct CUctx_st *ctx, const char *ptx, size_t len,
     if ((res = alloc_variables(mod, msg, msgsz)) != CUDA_SUCCESS)
         goto fail;
 
-    uint32_t nentries = 0;
-    for (uint32_t i = 0; i < mod->ptx->nfuncs; i++)
-        nentries += mod->ptx->funcs[i].is_entry && mod->ptx->funcs[i].defined;
+    uint32_t nentries = defined_entries(mod->ptx);
     mod->funcs = calloc(nentries ? nentries : 1, sizeof(*mod->funcs));
     if (!mod->funcs) {
         res = CUDA_ERROR_OUT_OF_MEMORY;
@@ -1213,7 +1220,8 @@ EXPORT CUresult cuFuncLoad(CUfunction function)
 
 /* ---- Libraries and kernels --------------------------------------------------------------- */
 
-static CUresult library_get(CUlibrary h, struct CUlib_st **out)
+/* Checks that h is a live handle registered in set; no reference is taken. */
+static CUresult registered_handle(const struct sim_handle_set *set, const void *h)
 {
     CUresult res = sim_process_check();
     if (res != CUDA_SUCCESS)
@@ -1221,28 +1229,25 @@ static CUresult library_get(CUlibrary h, struct CUlib_st **out)
     if (!h)
         return CUDA_ERROR_INVALID_HANDLE;
     pthread_mutex_lock(&g_lock);
-    int ok = sim_handle_set_has(&g_libs, h);
+    int ok = sim_handle_set_has(set, h);
     pthread_mutex_unlock(&g_lock);
-    if (!ok)
-        return CUDA_ERROR_INVALID_HANDLE;
-    *out = h;
-    return CUDA_SUCCESS;
+    return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
+static CUresult library_get(CUlibrary h, struct CUlib_st **out)
+{
+    CUresult res = registered_handle(&g_libs, h);
+    if (res == CUDA_SUCCESS)
+        *out = h;
+    return res;
 }
 
 static CUresult kernel_get(CUkernel h, struct CUkern_st **out)
 {
-    CUresult res = sim_process_check();
-    if (res != CUDA_SUCCESS)
-        return res;
-    if (!h)
-        return CUDA_ERROR_INVALID_HANDLE;
-    pthread_mutex_lock(&g_lock);
-    int ok = sim_handle_set_has(&g_kernels, h);
-    pthread_mutex_unlock(&g_lock);
-    if (!ok)
-        return CUDA_ERROR_INVALID_HANDLE;
-    *out = h;
-    return CUDA_SUCCESS;
+    CUresult res = registered_handle(&g_kernels, h);
+    if (res == CUDA_SUCCESS)
+        *out = h;
+    return res;
 }
 
 /* The library's module in ctx, loading it there on first use; a reference is taken. */
@@ -1407,9 +1412,7 @@ static CUresult library_load(CUlibrary *library, const void *code, size_t len,
         res = rc == -ENOMEM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_PTX;
         goto fail_log;
     }
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < lib->names->nfuncs; i++)
-        n += lib->names->funcs[i].is_entry && lib->names->funcs[i].defined;
+    uint32_t n = defined_entries(lib->names);
     lib->kernels = calloc(n ? n : 1, sizeof(*lib->kernels));
     if (!lib->kernels) {
         res = CUDA_ERROR_OUT_OF_MEMORY;

@@ -288,6 +288,17 @@ EXPORT CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size)
     return res;
 }
 
+/* Gives a new allocation its handle and links it into the list; the list owns a from here. */
+static void register_alloc(struct vmm_alloc *a, CUmemGenericAllocationHandle *handle)
+{
+    pthread_mutex_lock(&g_lock);
+    a->handle = VMM_HANDLE_HI | g_next_handle++;
+    a->next = g_allocs;
+    g_allocs = a;
+    *handle = a->handle;
+    pthread_mutex_unlock(&g_lock);
+}
+
 /* Creates physical memory: charged to the device now (CUDA_ERROR_OUT_OF_MEMORY when it does not
  * fit), mapped nowhere. */
 EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
@@ -316,12 +327,7 @@ EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
     a->owned = 1;
     a->refs = 1;
     a->prop = *prop;
-    pthread_mutex_lock(&g_lock);
-    a->handle = VMM_HANDLE_HI | g_next_handle++;
-    a->next = g_allocs;
-    g_allocs = a;
-    *handle = a->handle;
-    pthread_mutex_unlock(&g_lock);
+    register_alloc(a, handle);
     return CUDA_SUCCESS;
 }
 
@@ -645,11 +651,6 @@ EXPORT CUresult cuMemImportFromShareableHandle(CUmemGenericAllocationHandle *han
     a->refs = 1;
     a->tag = d.tag;
     a->prop = d.prop;
-    pthread_mutex_lock(&g_lock);
-    a->handle = VMM_HANDLE_HI | g_next_handle++;
-    a->next = g_allocs;
-    g_allocs = a;
-    *handle = a->handle;
-    pthread_mutex_unlock(&g_lock);
+    register_alloc(a, handle);
     return CUDA_SUCCESS;
 }
