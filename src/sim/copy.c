@@ -2,7 +2,8 @@
  * copy.c: memcpy and memset of the simulated GPU, in every exported form.
  *
  * Every call validates its operands at once (a device operand must lie wholly inside one live
- * allocation, else CUDA_ERROR_INVALID_VALUE), then enqueues one op on the stream it names; the
+ * allocation, else CUDA_ERROR_INVALID_VALUE; the operand of a graph node, captured or not, may
+ * instead lie in a graph allocation of the node's own graph that is not live yet), then enqueues one op on the stream it names; the
  * synchronous forms use the legacy default stream (the per-thread one for _ptds exports) and
  * wait as CUDA documents: copies return when done, except device-to-device ones, and memsets
  * return at once unless they target memory the host can read. When the op runs, device
@@ -60,6 +61,14 @@ struct set_op {
     int device;
 };
 
+/* Where a graph node is being made, if anywhere: a device operand may then also lie in a graph
+ * allocation reserved by that graph (an allocation node of it), live or not. The range is checked
+ * again when the node runs, like every device operand. */
+struct node_scope {
+    struct CUgraph_st *graph;   /* an explicit graph (a handle, validated by graph.c) */
+    struct sim_stream *capture; /* or the stream whose capture graph it is */
+};
+
 static int in_device_range(uint64_t addr)
 {
     return addr >= SIM_DEV_BASE && addr < SIM_DEV_BASE + (uint64_t)SIM_MAX_DEVICES * SIM_DEV_STRIDE;
@@ -76,8 +85,16 @@ static size_t span(size_t width, size_t height, size_t depth, size_t pitch, size
     return r;
 }
 
-/* Classifies and bounds-checks one operand at call time. */
-static CUresult side_init(struct side *sd, enum operand how, uint64_t addr, size_t extent)
+/* Whether a device operand missing from the allocation table is graph memory of the node's
+ * graph (see struct node_scope). */
+static int in_graph_mem(const struct node_scope *ns, uint64_t addr, size_t extent)
+{
+    return ns && sim_graph_mem_covers(ns->graph, ns->capture, addr, extent);
+}
+
+/* Classifies and bounds-checks one operand at call time (ns: the graph of a node being made). */
+static CUresult side_init(struct side *sd, enum operand how, uint64_t addr, size_t extent,
+                          const struct node_scope *ns)
 {
     struct sim_mem_ref ref;
     memset(sd, 0, sizeof(*sd));
@@ -86,6 +103,11 @@ static CUresult side_init(struct side *sd, enum operand how, uint64_t addr, size
     if (how == OPND_HOST) {
         if (!addr || in_device_range(addr))
             return CUDA_ERROR_INVALID_VALUE;
+        return CUDA_SUCCESS;
+    }
+    if (sim_mem_lookup(addr, extent, &ref) != CUDA_SUCCESS && in_graph_mem(ns, addr, extent)) {
+        sd->lookup = 1;
+        sd->kind = SIM_MEM_POOL; /* graph memory is entered as pool memory while live */
         return CUDA_SUCCESS;
     }
     if (how == OPND_UNIFIED && sim_mem_lookup(addr, 1, &ref) != CUDA_SUCCESS) {
@@ -235,10 +257,10 @@ struct linear {
 
 /* side_init, or for an array operand (already bounds-checked): a new reference on its backing. */
 static CUresult side_init_any(struct side *sd, enum operand how, uint64_t addr, size_t extent,
-                              struct sim_array_mem *mem)
+                              struct sim_array_mem *mem, const struct node_scope *ns)
 {
     if (how != OPND_ARRAY)
-        return side_init(sd, how, addr, extent);
+        return side_init(sd, how, addr, extent, ns);
     memset(sd, 0, sizeof(*sd));
     sd->addr = addr;
     sd->extent = extent;
@@ -247,8 +269,9 @@ static CUresult side_init_any(struct side *sd, enum operand how, uint64_t addr, 
     return CUDA_SUCCESS;
 }
 
-/* Validates a linear copy and builds its op (*out NULL for an empty copy). */
-static CUresult copy_build(const struct linear *l, int device, struct copy_op **out)
+/* Validates a linear copy and builds its op (*out NULL for an empty copy); ns: see side_init. */
+static CUresult copy_build(const struct linear *l, int device, const struct node_scope *ns,
+                           struct copy_op **out)
 {
     CUresult rc;
     *out = NULL;
@@ -263,8 +286,10 @@ static CUresult copy_build(const struct linear *l, int device, struct copy_op **
     if (!c)
         return CUDA_ERROR_OUT_OF_MEMORY;
     c->op.release = copy_release;
-    if ((rc = side_init_any(&c->src, l->src_how, l->src, src_ext, l->src_mem)) != CUDA_SUCCESS ||
-        (rc = side_init_any(&c->dst, l->dst_how, l->dst, dst_ext, l->dst_mem)) != CUDA_SUCCESS) {
+    if ((rc = side_init_any(&c->src, l->src_how, l->src, src_ext, l->src_mem, ns)) !=
+            CUDA_SUCCESS ||
+        (rc = side_init_any(&c->dst, l->dst_how, l->dst, dst_ext, l->dst_mem, ns)) !=
+            CUDA_SUCCESS) {
         copy_release(&c->op);
         return rc;
     }
@@ -321,8 +346,10 @@ static CUresult copy_linear(CUstream h, int ptds, enum mode mode, const struct l
     if (atomic_load(&sim_capture_streams) &&
         (rc = sim_capture_check(s, mode == SYNC, &capturing)) != CUDA_SUCCESS)
         return rc;
+    /* A captured copy may name graph memory of the capture that is not live yet. */
+    struct node_scope ns = { .capture = s };
     struct copy_op *c;
-    if ((rc = copy_build(l, ctx->device, &c)) != CUDA_SUCCESS || !c)
+    if ((rc = copy_build(l, ctx->device, capturing ? &ns : NULL, &c)) != CUDA_SUCCESS || !c)
         return rc;
     if (capturing) {
         int arrays = c->src.arr || c->dst.arr;
@@ -991,7 +1018,8 @@ EXPORT CUresult cuMemcpy3DPeerAsync_ptsz(const CUDA_MEMCPY3D_PEER *pCopy, CUstre
 
 /* Validates a memset and builds its op (*out NULL for an empty memset). */
 static CUresult memset_build(CUdeviceptr dst, size_t pitch, unsigned elem, uint32_t value,
-                             size_t width, size_t height, int device, struct set_op **out)
+                             size_t width, size_t height, int device,
+                             const struct node_scope *ns, struct set_op **out)
 {
     CUresult rc;
     *out = NULL;
@@ -1014,7 +1042,7 @@ static CUresult memset_build(CUdeviceptr dst, size_t pitch, unsigned elem, uint3
     struct set_op *m = calloc(1, sizeof(*m));
     if (!m)
         return CUDA_ERROR_OUT_OF_MEMORY;
-    if ((rc = side_init(&m->dst, OPND_DEVICE, dst, ext)) != CUDA_SUCCESS) {
+    if ((rc = side_init(&m->dst, OPND_DEVICE, dst, ext, ns)) != CUDA_SUCCESS) {
         free(m);
         return rc;
     }
@@ -1042,9 +1070,10 @@ static CUresult memset_2d(CUstream h, int ptds, enum mode mode, CUdeviceptr dst,
     if (atomic_load(&sim_capture_streams) &&
         (rc = sim_capture_check(s, mode == SYNC, &capturing)) != CUDA_SUCCESS)
         return rc;
+    struct node_scope ns = { .capture = s };
     struct set_op *m;
-    if ((rc = memset_build(dst, pitch, elem, value, width, height, ctx->device, &m)) !=
-            CUDA_SUCCESS || !m)
+    if ((rc = memset_build(dst, pitch, elem, value, width, height, ctx->device,
+                           capturing ? &ns : NULL, &m)) != CUDA_SUCCESS || !m)
         return rc;
     if (capturing) {
         CUDA_MEMSET_NODE_PARAMS p = {
@@ -1146,12 +1175,13 @@ static CUresult memcpy3d_linear(const CUDA_MEMCPY3D *p, struct linear *l)
 }
 
 /* Validates a memcpy node's parameters (see graph.h). */
-CUresult sim_memcpy_node_check(const CUDA_MEMCPY3D *p)
+CUresult sim_memcpy_node_check(const CUDA_MEMCPY3D *p, struct CUgraph_st *g)
 {
     struct linear l;
     struct copy_op *c;
+    struct node_scope ns = { .graph = g };
     CUresult rc = memcpy3d_linear(p, &l);
-    if (rc == CUDA_SUCCESS && (rc = copy_build(&l, 0, &c)) == CUDA_SUCCESS && c)
+    if (rc == CUDA_SUCCESS && (rc = copy_build(&l, 0, g ? &ns : NULL, &c)) == CUDA_SUCCESS && c)
         copy_release(&c->op);
     return rc;
 }
@@ -1163,7 +1193,7 @@ CUresult sim_memcpy_node_run(const CUDA_MEMCPY3D *p, int dev)
     struct copy_op *c;
     CUresult rc = memcpy3d_linear(p, &l);
     if (rc == CUDA_SUCCESS)
-        rc = copy_build(&l, dev, &c);
+        rc = copy_build(&l, dev, NULL, &c);
     if (rc != CUDA_SUCCESS)
         return rc == CUDA_ERROR_INVALID_VALUE ? CUDA_ERROR_ILLEGAL_ADDRESS : rc;
     if (c) {
@@ -1174,19 +1204,20 @@ CUresult sim_memcpy_node_run(const CUDA_MEMCPY3D *p, int dev)
 }
 
 static CUresult memset_params_build(const CUDA_MEMSET_NODE_PARAMS *p, int dev,
-                                    struct set_op **out)
+                                    const struct node_scope *ns, struct set_op **out)
 {
     if (!p || (p->elementSize != 1 && p->elementSize != 2 && p->elementSize != 4))
         return CUDA_ERROR_INVALID_VALUE;
     return memset_build(p->dst, p->pitch, p->elementSize, p->value, p->width,
-                        p->height ? p->height : 1, dev, out);
+                        p->height ? p->height : 1, dev, ns, out);
 }
 
 /* Validates a memset node's parameters (see graph.h). */
-CUresult sim_memset_node_check(const CUDA_MEMSET_NODE_PARAMS *p)
+CUresult sim_memset_node_check(const CUDA_MEMSET_NODE_PARAMS *p, struct CUgraph_st *g)
 {
     struct set_op *m;
-    CUresult rc = memset_params_build(p, 0, &m);
+    struct node_scope ns = { .graph = g };
+    CUresult rc = memset_params_build(p, 0, g ? &ns : NULL, &m);
     if (rc == CUDA_SUCCESS)
         free(m);
     return rc;
@@ -1196,7 +1227,7 @@ CUresult sim_memset_node_check(const CUDA_MEMSET_NODE_PARAMS *p)
 CUresult sim_memset_node_run(const CUDA_MEMSET_NODE_PARAMS *p, int dev)
 {
     struct set_op *m;
-    CUresult rc = memset_params_build(p, dev, &m);
+    CUresult rc = memset_params_build(p, dev, NULL, &m);
     if (rc != CUDA_SUCCESS)
         return rc == CUDA_ERROR_INVALID_VALUE ? CUDA_ERROR_ILLEGAL_ADDRESS : rc;
     if (m) {

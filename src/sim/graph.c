@@ -221,7 +221,9 @@ static CUresult ctx_arg(CUcontext c, struct CUctx_st **out)
     return rc;
 }
 
-static CUresult memcpy_params_init(struct node_params *p, const CUDA_MEMCPY3D *c, CUcontext hctx)
+/* The parameters of a memcpy node of graph g (its operands may be graph memory of g). */
+static CUresult memcpy_params_init(struct node_params *p, const CUDA_MEMCPY3D *c, CUcontext hctx,
+                                   struct CUgraph_st *g)
 {
     struct CUctx_st *ctx;
     CUresult rc = ctx_arg(hctx, &ctx);
@@ -229,7 +231,7 @@ static CUresult memcpy_params_init(struct node_params *p, const CUDA_MEMCPY3D *c
         return rc;
     if (!c)
         return CUDA_ERROR_INVALID_VALUE;
-    if ((rc = sim_memcpy_node_check(c)) != CUDA_SUCCESS)
+    if ((rc = sim_memcpy_node_check(c, g)) != CUDA_SUCCESS)
         return rc;
     memset(p, 0, sizeof(*p));
     p->type = CU_GRAPH_NODE_TYPE_MEMCPY;
@@ -239,8 +241,9 @@ static CUresult memcpy_params_init(struct node_params *p, const CUDA_MEMCPY3D *c
     return CUDA_SUCCESS;
 }
 
+/* The parameters of a memset node of graph g (its target may be graph memory of g). */
 static CUresult memset_params_init(struct node_params *p, const CUDA_MEMSET_NODE_PARAMS *m,
-                                   CUcontext hctx)
+                                   CUcontext hctx, struct CUgraph_st *g)
 {
     struct CUctx_st *ctx;
     CUresult rc = ctx_arg(hctx, &ctx);
@@ -248,7 +251,7 @@ static CUresult memset_params_init(struct node_params *p, const CUDA_MEMSET_NODE
         return rc;
     if (!m)
         return CUDA_ERROR_INVALID_VALUE;
-    if ((rc = sim_memset_node_check(m)) != CUDA_SUCCESS)
+    if ((rc = sim_memset_node_check(m, g)) != CUDA_SUCCESS)
         return rc;
     memset(p, 0, sizeof(*p));
     p->type = CU_GRAPH_NODE_TYPE_MEMSET;
@@ -506,7 +509,7 @@ EXPORT CUresult cuGraphAddMemcpyNode(CUgraphNode *phGraphNode, CUgraph hGraph,
     if (rc != CUDA_SUCCESS)
         return rc;
     struct node_params p;
-    if ((rc = memcpy_params_init(&p, copyParams, ctx)) != CUDA_SUCCESS)
+    if ((rc = memcpy_params_init(&p, copyParams, ctx, hGraph)) != CUDA_SUCCESS)
         return rc;
     return graph_add(phGraphNode, hGraph, dependencies, numDependencies, &p);
 }
@@ -520,7 +523,7 @@ EXPORT CUresult cuGraphAddMemsetNode(CUgraphNode *phGraphNode, CUgraph hGraph,
     if (rc != CUDA_SUCCESS)
         return rc;
     struct node_params p;
-    if ((rc = memset_params_init(&p, memsetParams, ctx)) != CUDA_SUCCESS)
+    if ((rc = memset_params_init(&p, memsetParams, ctx, hGraph)) != CUDA_SUCCESS)
         return rc;
     return graph_add(phGraphNode, hGraph, dependencies, numDependencies, &p);
 }
@@ -702,11 +705,12 @@ EXPORT CUresult cuGraphMemcpyNodeSetParams(CUgraphNode hNode, const CUDA_MEMCPY3
     pthread_mutex_lock(&g_glock);
     struct CUgraphNode_st *n = typed_node_locked(hNode, CU_GRAPH_NODE_TYPE_MEMCPY);
     struct CUctx_st *ctx = n ? n->p.ctx : NULL;
+    struct CUgraph_st *g = n ? n->graph : NULL;
     pthread_mutex_unlock(&g_glock);
     if (!n)
         return CUDA_ERROR_INVALID_VALUE;
     struct node_params p;
-    if ((rc = memcpy_params_init(&p, nodeParams, (CUcontext)ctx)) != CUDA_SUCCESS)
+    if ((rc = memcpy_params_init(&p, nodeParams, (CUcontext)ctx, g)) != CUDA_SUCCESS)
         return rc;
     return node_set_params(hNode, &p);
 }
@@ -737,11 +741,12 @@ EXPORT CUresult cuGraphMemsetNodeSetParams(CUgraphNode hNode,
     pthread_mutex_lock(&g_glock);
     struct CUgraphNode_st *n = typed_node_locked(hNode, CU_GRAPH_NODE_TYPE_MEMSET);
     struct CUctx_st *ctx = n ? n->p.ctx : NULL;
+    struct CUgraph_st *g = n ? n->graph : NULL;
     pthread_mutex_unlock(&g_glock);
     if (!n)
         return CUDA_ERROR_INVALID_VALUE;
     struct node_params p;
-    if ((rc = memset_params_init(&p, nodeParams, (CUcontext)ctx)) != CUDA_SUCCESS)
+    if ((rc = memset_params_init(&p, nodeParams, (CUcontext)ctx, g)) != CUDA_SUCCESS)
         return rc;
     return node_set_params(hNode, &p);
 }
@@ -1951,6 +1956,17 @@ EXPORT CUresult cuGraphExecKernelNodeSetParams(CUgraphExec hGraphExec, CUgraphNo
     return cuGraphExecKernelNodeSetParams_v2(hGraphExec, hNode, &p);
 }
 
+/* The graph with memory nodes that hExec was made from, while it lives (else NULL): new operands
+ * of the executable's copies may name its graph memory. Validated again by its users. */
+static struct CUgraph_st *exec_graph(CUgraphExec hExec)
+{
+    pthread_mutex_lock(&g_glock);
+    struct CUgraphExec_st *x = exec_get_locked(hExec);
+    struct CUgraph_st *g = x ? x->src : NULL;
+    pthread_mutex_unlock(&g_glock);
+    return g;
+}
+
 /* cuGraphExecMemcpyNodeSetParams / MemsetNodeSetParams: same context, new operands. */
 EXPORT CUresult cuGraphExecMemcpyNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
                                                const CUDA_MEMCPY3D *copyParams, CUcontext ctx)
@@ -1959,7 +1975,7 @@ EXPORT CUresult cuGraphExecMemcpyNodeSetParams(CUgraphExec hGraphExec, CUgraphNo
     if (rc != CUDA_SUCCESS)
         return rc;
     struct node_params p;
-    if ((rc = memcpy_params_init(&p, copyParams, ctx)) != CUDA_SUCCESS)
+    if ((rc = memcpy_params_init(&p, copyParams, ctx, exec_graph(hGraphExec))) != CUDA_SUCCESS)
         return rc;
     return exec_set(hGraphExec, hNode, &p);
 }
@@ -1972,7 +1988,8 @@ EXPORT CUresult cuGraphExecMemsetNodeSetParams(CUgraphExec hGraphExec, CUgraphNo
     if (rc != CUDA_SUCCESS)
         return rc;
     struct node_params p;
-    if ((rc = memset_params_init(&p, memsetParams, ctx)) != CUDA_SUCCESS)
+    if ((rc = memset_params_init(&p, memsetParams, ctx, exec_graph(hGraphExec))) !=
+        CUDA_SUCCESS)
         return rc;
     return exec_set(hGraphExec, hNode, &p);
 }
@@ -2476,8 +2493,30 @@ CUresult sim_capture_mem_alloc(struct sim_stream *s, int dev, size_t bytes, CUde
     return CUDA_SUCCESS;
 }
 
-/* Captured cuMemFreeAsync: a free node. Freeing a pool block (not a graph allocation) in a
- * capture is not simulated. */
+/* Whether a range lies in a graph allocation of g or of s's capture graph (see graph.h). */
+int sim_graph_mem_covers(struct CUgraph_st *g, struct sim_stream *s, uint64_t addr, size_t len)
+{
+    int hit = 0;
+    pthread_mutex_lock(&g_glock);
+    if (!g) {
+        struct cap_stream *cs = s ? cap_find_locked(s) : NULL;
+        g = cs ? cs->cap->graph : NULL;
+    } else {
+        g = graph_get_locked(g);
+    }
+    for (size_t i = 0; g && g->has_mem && i < g->n && !hit; i++) {
+        const struct node_params *p = &g->nodes[i]->p;
+        /* The backing of a live allocation is m->size bytes at va: the same bounds apply. */
+        hit = p->type == CU_GRAPH_NODE_TYPE_MEM_ALLOC && addr >= p->mem->va &&
+              len <= p->mem->size && addr - p->mem->va <= p->mem->size - len;
+    }
+    pthread_mutex_unlock(&g_glock);
+    return hit;
+}
+
+/* Captured cuMemFreeAsync: a free node. As cuda.h documents, a free captured this way must name
+ * a graph allocation: any other address (a pool block, ordinary memory) or one already freed in
+ * a graph is CUDA_ERROR_INVALID_VALUE; the capture stays valid. */
 CUresult sim_capture_mem_free(struct sim_stream *s, CUdeviceptr dptr)
 {
     struct node_params p;
@@ -2490,9 +2529,9 @@ CUresult sim_capture_mem_free(struct sim_stream *s, CUdeviceptr dptr)
         rc = CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
     } else if ((rc = mem_free_params_locked(&p, cs->cap->graph, (uint64_t)dptr)) !=
                CUDA_SUCCESS) {
-        LOG_DEBUG("sim", "cuMemFreeAsync: capturing the free of 0x%llx (not a graph allocation "
-                  "or already freed) is not supported", (unsigned long long)dptr);
-        rc = CUDA_ERROR_NOT_SUPPORTED;
+        LOG_DEBUG("sim", "cuMemFreeAsync: captured free of 0x%llx: not a graph allocation, or "
+                  "already freed in a graph", (unsigned long long)dptr);
+        rc = CUDA_ERROR_INVALID_VALUE;
     } else if ((rc = graph_add_locked(cs->cap->graph, cs->deps, cs->ndeps, &p, &n)) ==
                CUDA_SUCCESS) {
         mem_free_added_locked(cs->cap->graph, n);

@@ -15,6 +15,7 @@
 #include "sim.h"
 
 struct CUfunc_st;
+struct CUgraph_st;
 struct CUmod_st;
 struct sim_event;
 
@@ -50,12 +51,14 @@ CUresult sim_kernel_node_run(const struct sim_kernel_node *k);
 
 /* ---- copy.c ---- */
 
-/* Validates a memcpy node's parameters against the live allocations. */
-CUresult sim_memcpy_node_check(const CUDA_MEMCPY3D *p);
-/* Runs the copy on the calling thread, on device dev's engine. */
+/* Validates a memcpy node's parameters against the live allocations and, when g is not NULL,
+ * the graph allocations of g (sim_graph_mem_covers), which need not be live yet. */
+CUresult sim_memcpy_node_check(const CUDA_MEMCPY3D *p, struct CUgraph_st *g);
+/* Runs the copy on the calling thread, on device dev's engine. Operands are looked up again: one
+ * that is not live now (freed, or graph memory not allocated yet) is CUDA_ERROR_ILLEGAL_ADDRESS. */
 CUresult sim_memcpy_node_run(const CUDA_MEMCPY3D *p, int dev);
 /* The same for memset nodes. */
-CUresult sim_memset_node_check(const CUDA_MEMSET_NODE_PARAMS *p);
+CUresult sim_memset_node_check(const CUDA_MEMSET_NODE_PARAMS *p, struct CUgraph_st *g);
 CUresult sim_memset_node_run(const CUDA_MEMSET_NODE_PARAMS *p, int dev);
 
 /* ---- event.c ---- */
@@ -150,6 +153,10 @@ void sim_graph_mem_set_outstanding(struct sim_graph_mem *m, int on);
 CUresult sim_capture_mem_alloc(struct sim_stream *s, int dev, size_t bytes, CUdeviceptr *dptr);
 /* cuMemFreeAsync on a capturing stream: a free node for a graph allocation. */
 CUresult sim_capture_mem_free(struct sim_stream *s, CUdeviceptr dptr);
+/* Whether [addr, addr + len) lies inside one graph allocation whose allocation node belongs to
+ * graph g or, when g is NULL, to the graph that stream s is capturing into (live or not). An
+ * invalid g or a stream not capturing: 0. */
+int sim_graph_mem_covers(struct CUgraph_st *g, struct sim_stream *s, uint64_t addr, size_t len);
 
 /* ---- stream.c ---- */
 

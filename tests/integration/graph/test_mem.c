@@ -28,8 +28,7 @@ static size_t free_mem(void)
 }
 
 /* alloc -> kernels, captured, the allocation left to stream work after the launch (copy out,
- * cuMemFreeAsync); the same work eagerly gives the same bytes; relaunches repeat it. Memset and
- * memcpy nodes cannot name graph memory yet (copy.c checks operands at capture time). */
+ * cuMemFreeAsync); the same work eagerly gives the same bytes; relaunches repeat it. */
 static void test_capture(struct graph_test *t)
 {
     CUstream s;
@@ -109,6 +108,112 @@ static void test_capture(struct graph_test *t)
     CHECK_OK(cuGraphExecDestroy(x2));
     CHECK_OK(cuGraphDestroy(graph));
     CHECK(free_mem() == before, "exec and graph destroy return the memory");
+    CHECK_OK(cuStreamDestroy(s));
+}
+
+/* Memset and memcpy nodes naming graph memory that is not live yet (an allocation node earlier
+ * in the same graph): captured alloc -> memset -> copy to pinned host memory -> free, launched
+ * three times; the same as explicit nodes; another graph cannot name that memory; a node that
+ * runs while its allocation is not live fails the launch with a sticky error. */
+static void test_copy_nodes(void)
+{
+    CUstream s;
+    REQUIRE_OK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    uint32_t *host;
+    REQUIRE_OK(cuMemAllocHost((void **)&host, N * 4));
+    size_t before = free_mem();
+
+    CHECK_OK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+    CUdeviceptr g = 0;
+    CHECK_OK(cuMemAllocAsync(&g, N * 4, s));
+    CHECK_OK(cuMemsetD32Async(g, 0xA5A5A5A5u, N, s));
+    CHECK_OK(cuMemsetD8Async(g + 8, 0x11, 4, s));
+    CHECK_OK(cuMemcpyDtoHAsync(host, g, N * 4, s));
+    CHECK_RC(cuMemcpyDtoHAsync(host, g, 8u * MIB, s), CUDA_ERROR_INVALID_VALUE); /* too long */
+    CHECK_OK(cuMemFreeAsync(g, s));
+    CUgraph graph = NULL;
+    CHECK_OK(cuStreamEndCapture(s, &graph));
+    REQUIRE(graph != NULL, "captured");
+    CHECK(free_mem() == before, "capture charges nothing");
+    CUgraphExec x;
+    CHECK_OK(cuGraphInstantiate(&x, graph, 0));
+    for (int rep = 0; rep < 3; rep++) {
+        memset(host, 0, N * 4);
+        CHECK_OK(cuGraphLaunch(x, s));
+        CHECK_OK(cuStreamSynchronize(s));
+        for (unsigned i = 0; i < N; i++) {
+            uint32_t want = i == 2 ? 0x11111111u : 0xA5A5A5A5u;
+            if (host[i] != want) {
+                CHECK(0, "launch %d: host[%u] = %#x, want %#x", rep, i, host[i], want);
+                break;
+            }
+        }
+    }
+    CHECK_OK(cuGraphExecDestroy(x));
+
+    /* The same graph built explicitly, and a second graph that does not own the memory. */
+    CUgraph eg, other;
+    CHECK_OK(cuGraphCreate(&eg, 0));
+    CHECK_OK(cuGraphCreate(&other, 0));
+    CUDA_MEM_ALLOC_NODE_PARAMS ap;
+    memset(&ap, 0, sizeof(ap));
+    ap.poolProps.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+    ap.poolProps.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+    ap.poolProps.location.id = 0;
+    ap.bytesize = N * 4;
+    CUgraphNode na, nset, ncpy, nfree, nlate;
+    CHECK_OK(cuGraphAddMemAllocNode(&na, eg, NULL, 0, &ap));
+    CUcontext ctx;
+    CHECK_OK(cuCtxGetCurrent(&ctx));
+    CUDA_MEMSET_NODE_PARAMS mp = { .dst = ap.dptr, .value = 7, .elementSize = 4, .width = N,
+                                   .height = 1 };
+    CHECK_RC(cuGraphAddMemsetNode(&nset, other, NULL, 0, &mp, ctx), CUDA_ERROR_INVALID_VALUE);
+    CHECK_OK(cuGraphAddMemsetNode(&nset, eg, &na, 1, &mp, ctx));
+    CUDA_MEMCPY3D cp;
+    memset(&cp, 0, sizeof(cp));
+    cp.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+    cp.srcDevice = ap.dptr;
+    cp.dstMemoryType = CU_MEMORYTYPE_HOST;
+    cp.dstHost = host;
+    cp.WidthInBytes = N * 4;
+    cp.Height = 1;
+    cp.Depth = 1;
+    CHECK_RC(cuGraphAddMemcpyNode(&ncpy, other, NULL, 0, &cp, ctx), CUDA_ERROR_INVALID_VALUE);
+    CHECK_OK(cuGraphAddMemcpyNode(&ncpy, eg, &nset, 1, &cp, ctx));
+    CHECK_OK(cuGraphAddMemFreeNode(&nfree, eg, &ncpy, 1, ap.dptr));
+    CHECK_OK(cuGraphInstantiate(&x, eg, 0));
+    for (int rep = 0; rep < 3; rep++) {
+        memset(host, 0, N * 4);
+        CHECK_OK(cuGraphLaunch(x, s));
+        CHECK_OK(cuStreamSynchronize(s));
+        CHECK(host[0] == 7 && host[N - 1] == 7, "explicit launch %d: %u %u", rep, host[0],
+              host[N - 1]);
+    }
+    CHECK_OK(cuGraphExecDestroy(x));
+    CHECK_OK(cuGraphDestroy(other));
+
+    /* A memset ordered after the free runs while the memory is not live: the launch fails with
+     * CUDA_ERROR_ILLEGAL_ADDRESS, sticky in the launching context (a context of its own). */
+    CUcontext bad;
+    CUdevice dev;
+    CHECK_OK(cuDeviceGet(&dev, 0));
+    CHECK_OK(cuCtxCreate(&bad, NULL, 0, dev));
+    CUstream bs;
+    REQUIRE_OK(cuStreamCreate(&bs, CU_STREAM_NON_BLOCKING));
+    CHECK_OK(cuGraphAddMemsetNode(&nlate, eg, &nfree, 1, &mp, bad));
+    CHECK_OK(cuGraphInstantiate(&x, eg, 0));
+    CHECK_OK(cuGraphLaunch(x, bs));
+    CHECK_RC(cuStreamSynchronize(bs), CUDA_ERROR_ILLEGAL_ADDRESS);
+    CHECK_RC(cuCtxSynchronize(), CUDA_ERROR_ILLEGAL_ADDRESS);
+    CHECK_OK(cuGraphExecDestroy(x));
+    CHECK_OK(cuGraphDestroy(eg));
+    CHECK_OK(cuCtxDestroy(bad));
+    CHECK_OK(cuCtxSetCurrent(ctx));
+
+    CHECK_OK(cuGraphDestroy(graph));
+    CHECK_OK(cuDeviceGraphMemTrim(0));
+    CHECK(free_mem() == before, "copy-node graphs leave nothing behind");
+    CHECK_OK(cuMemFreeHost(host));
     CHECK_OK(cuStreamDestroy(s));
 }
 
@@ -239,14 +344,18 @@ static void test_errors(void)
     CHECK_OK(cuStreamSynchronize(s));
     CHECK_RC(cuMemFreeAsync(ap.dptr, s), CUDA_ERROR_INVALID_VALUE); /* owned by the graph */
 
-    /* A failed capture leaks nothing: freeing a pool block inside a capture is unsupported. */
+    /* A failed capture leaks nothing. A captured free must name a graph allocation (cuda.h):
+     * freeing a pool block inside a capture is refused and the capture stays valid. */
     size_t before = free_mem();
     CUdeviceptr pb;
     CHECK_OK(cuMemAllocAsync(&pb, 4096, s));
     CHECK_OK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
     CUdeviceptr cg;
     CHECK_OK(cuMemAllocAsync(&cg, 8192, s));
-    CHECK_RC(cuMemFreeAsync(pb, s), CUDA_ERROR_NOT_SUPPORTED);
+    CHECK_RC(cuMemFreeAsync(pb, s), CUDA_ERROR_INVALID_VALUE);
+    CUstreamCaptureStatus cst;
+    CHECK_OK(cuStreamIsCapturing(s, &cst));
+    CHECK(cst == CU_STREAM_CAPTURE_STATUS_ACTIVE, "the capture is still valid");
     CUgraph cgraph;
     CHECK_OK(cuStreamEndCapture(s, &cgraph));
     CHECK_OK(cuGraphDestroy(cgraph));
@@ -267,6 +376,7 @@ int main(void)
     test_capture(&t);
     test_explicit(&t);
     test_errors();
+    test_copy_nodes();
     CHECK_OK(cuDeviceGraphMemTrim(0));
     nvmlShutdown();
     CHECK_OK(cuModuleUnload(t.mod));
