@@ -74,4 +74,8 @@ void sim_ipc_event_wait(struct sim_ipc_event *ie, uint32_t target);
 CUresult sim_event_ipc(CUevent h, struct sim_ipc_event **out);
 CUresult sim_event_create_ipc(struct sim_ipc_event *ie, CUevent *out);
 
+/* Frees a stream-ordered allocation (pool block or live graph allocation) at once, as cuMemFree
+ * may (pool.c); CUDA_ERROR_INVALID_VALUE when addr is neither. */
+CUresult sim_pool_free_now(uint64_t addr);
+
 #endif

@@ -473,8 +473,11 @@ EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr)
         return res;
     if (dptr == 0)
         return CUDA_SUCCESS;
-    return free_at((uint64_t)dptr, KIND_BIT(SIM_MEM_DEVICE) | KIND_BIT(SIM_MEM_MANAGED),
-                   CUDA_ERROR_INVALID_VALUE);
+    res = free_at((uint64_t)dptr, KIND_BIT(SIM_MEM_DEVICE) | KIND_BIT(SIM_MEM_MANAGED),
+                  CUDA_ERROR_INVALID_VALUE);
+    if (res == CUDA_ERROR_INVALID_VALUE) /* memory from cuMemAllocAsync or a graph */
+        res = sim_pool_free_now((uint64_t)dptr);
+    return res;
 }
 
 /* Base and size of the allocation containing dptr (either output may be NULL).

@@ -754,6 +754,39 @@ static CUresult free_async(CUdeviceptr dptr, CUstream hStream, int ptds)
     return res;
 }
 
+/* cuMemFree of stream-ordered memory: cuda.h allows it for cuMemAllocAsync/FromPoolAsync blocks
+ * (and so for graph allocations a launch left live) and says it does no implicit
+ * synchronisation, so the block is returned to its pool at once. */
+CUresult sim_pool_free_now(uint64_t addr)
+{
+    pthread_mutex_lock(&g_lock);
+    struct pool_block *b = find_used_locked(addr);
+    if (b) {
+        b->state = BLOCK_FREE;
+        b->pool->used -= b->size;
+        if (b->registered) {
+            sim_mem_unregister(SIM_MEM_POOL, b->base);
+            b->registered = 0;
+        }
+        trim_locked(b->pool, b->pool->destroyed ? 0 : b->pool->threshold);
+        pthread_mutex_unlock(&g_lock);
+        return CUDA_SUCCESS;
+    }
+    pthread_mutex_unlock(&g_lock);
+    struct sim_graph_mem *m = sim_graph_mem_find(addr);
+    if (!m)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&g_lock);
+    int ok = m->outstanding && m->va == addr;
+    if (ok)
+        m->outstanding = 0;
+    pthread_mutex_unlock(&g_lock);
+    if (ok)
+        sim_graph_mem_free_run(m);
+    sim_graph_mem_unref(m);
+    return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
 EXPORT CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream)
 {
     return free_async(dptr, hStream, 0);

@@ -82,6 +82,17 @@ int main(void)
     CHECK(used_bytes() == base_used, "charge left after release");
     CHECK(attr(def, CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH) == 1 * MiB, "reserved high");
 
+    /* cuMemFree of stream-ordered memory is allowed (cuda.h) and frees it at once. */
+    CUdeviceptr p3;
+    REQUIRE_OK(cuMemAllocAsync(&p3, 1 * MiB, a));
+    CHECK_OK(cuStreamSynchronize(a));
+    CHECK(attr(def, CU_MEMPOOL_ATTR_USED_MEM_CURRENT) == 1 * MiB, "used before cuMemFree");
+    CHECK_OK(cuMemFree(p3));
+    CHECK(attr(def, CU_MEMPOOL_ATTR_USED_MEM_CURRENT) == 0, "cuMemFree left the block used");
+    CHECK(used_bytes() == base_used, "cuMemFree left a charge");
+    CHECK_RC(cuMemFree(p3), CUDA_ERROR_INVALID_VALUE); /* double free */
+    CHECK_RC(cuMemFreeAsync(p3, a), CUDA_ERROR_INVALID_VALUE);
+
     /* Cross-stream: a free still pending behind a gate is not reused by another stream when
      * internal dependencies are off; it is once stream order (the gate) lets the free run. */
     CUmemPoolProps props;
