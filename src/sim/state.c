@@ -14,7 +14,9 @@
 #include "driver.h"
 
 #include "gpool/failpoint.h"
+#include "gpool/liveness.h"
 #include "gpool/log.h"
+#include "gpool/shm_lock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -194,20 +196,6 @@ uint64_t sim_state_layout(uint32_t ndev, uint32_t nslots, uint32_t nrecs, uint64
     return end;
 }
 
-static int init_robust_mutex(pthread_mutex_t *m)
-{
-    pthread_mutexattr_t a;
-    int rc = pthread_mutexattr_init(&a);
-    if (rc)
-        return -rc;
-    rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    if (!rc)
-        rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    if (!rc)
-        rc = pthread_mutex_init(m, &a);
-    pthread_mutexattr_destroy(&a);
-    return -rc;
-}
 
 /* Checks that name is a usable instance name (see state_layout.h). */
 int sim_instance_name_ok(const char *name)
@@ -242,7 +230,7 @@ int sim_state_format(void *buf, size_t len, const char *name, const struct sim_m
     h->file_size = size;
     h->created = (uint64_t)time(NULL);
     snprintf(h->instance, sizeof(h->instance), "%s", name);
-    int rc = init_robust_mutex(&h->lock);
+    int rc = gpool_robust_mutex_init(&h->lock);
     if (rc)
         return rc;
     for (int d = 0; d < ndev; d++) {
@@ -260,7 +248,7 @@ int sim_state_format(void *buf, size_t len, const char *name, const struct sim_m
         dev->pci_domain = 0;
         dev->pci_bus = 0x18 + 8 * d;
         dev->pci_device = 0;
-        rc = init_robust_mutex(&dev->engine);
+        rc = gpool_robust_mutex_init(&dev->engine);
         if (rc)
             return rc;
     }
@@ -473,10 +461,7 @@ int sim_state_validate(const void *image, size_t len, char *err, size_t errlen)
 
 static int slot_alive(const struct sim_instance *inst, int s)
 {
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = s, .l_len = 1};
-    if (fcntl(inst->probe_fd, F_OFD_GETLK, &fl) < 0)
-        return 1; /* cannot tell: never reap on doubt */
-    return fl.l_type != F_UNLCK;
+    return gpool_live_probe(inst->probe_fd, (uint64_t)s);
 }
 
 static void punch(const struct sim_instance *inst, int d, uint64_t off, uint64_t size)
@@ -628,20 +613,8 @@ static int reap(struct sim_instance *inst)
 
 /* ---- machine reboots ------------------------------------------------------------------------ */
 
-#define BOOT_ID_LEN 64
+#define BOOT_ID_LEN GPOOL_BOOT_ID_LEN
 
-/* The kernel's id of the current boot; "" when it cannot be read. */
-static void current_boot_id(char *buf, size_t len)
-{
-    buf[0] = '\0';
-    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    ssize_t n = read(fd, buf, len - 1);
-    close(fd);
-    buf[n > 0 ? n : 0] = '\0';
-    buf[strcspn(buf, "\n")] = '\0';
-}
 
 /* A robust mutex is marked dead when its owner *thread* exits; a machine that goes down while a
  * process holds one leaves its futex word naming an owner that no longer exists, and on a
@@ -654,7 +627,7 @@ static void current_boot_id(char *buf, size_t len)
 static int boot_check(struct sim_instance *inst)
 {
     char now[BOOT_ID_LEN], was[BOOT_ID_LEN], path[PATH_MAX], why[256];
-    current_boot_id(now, sizeof(now));
+    gpool_boot_id(now, sizeof(now));
     if (!now[0])
         return 0;
     int rc;
@@ -675,9 +648,9 @@ static int boot_check(struct sim_instance *inst)
     if (was[0]) {
         /* An earlier boot: nothing can hold the mutexes, whatever their words say. */
         struct sim_state_hdr *h = inst->hdr;
-        rc = init_robust_mutex(&h->lock);
+        rc = gpool_robust_mutex_init(&h->lock);
         for (uint32_t d = 0; !rc && d < h->ndev; d++)
-            rc = init_robust_mutex(&st_dev(h, (int)d)->engine);
+            rc = gpool_robust_mutex_init(&st_dev(h, (int)d)->engine);
         if (!rc)
             rc = st_lock(inst);
         if (rc)
@@ -773,8 +746,7 @@ static int claim_slot(struct sim_instance *inst)
         struct sim_state_slot *sl = st_slot(h, (int)s);
         if (sl->state != SIM_SLOT_FREE)
             continue;
-        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = s, .l_len = 1};
-        if (fcntl(inst->live_fd, F_OFD_SETLK, &fl) < 0)
+        if (gpool_live_claim(inst->live_fd, s) < 0)
             continue; /* a process still exiting holds it */
         store_state(&sl->state, SIM_SLOT_CLAIMING);
         sl->pid = (int32_t)getpid();

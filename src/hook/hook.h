@@ -1,0 +1,82 @@
+/*
+ * The hook's private interface: the real driver it forwards to, and the per-class interceptors
+ * that limits plug into. See docs/internals/hook.md.
+ */
+#ifndef GPOOL_HOOK_H
+#define GPOOL_HOOK_H
+
+#define GPOOL_CUDA_INTERNAL 1
+#include "gpool/api_table.h"
+
+#include <stdatomic.h>
+
+/* The real driver, loaded once (pthread_once) on the first call through any wrapper. */
+struct hook_real {
+    void *handle;                /* dlopen handle, NULL when no driver could be loaded */
+    void *fn[GPOOL_API_COUNT];   /* dlsym of each table entry; NULL where the driver lacks it */
+    char path[4096];             /* absolute path of the loaded driver, "" when none */
+};
+
+extern struct hook_real hook_real;
+extern atomic_int hook_real_ready;
+
+/* Loads the real driver unless that was already tried. Thread-safe; does its work once. */
+void hook_real_load(void);
+
+/* The real driver's function for table entry id, or NULL when it has none (or none was loaded). */
+static inline void *hook_real_fn(int id)
+{
+    if (__builtin_expect(!atomic_load_explicit(&hook_real_ready, memory_order_acquire), 0))
+        hook_real_load();
+    return hook_real.fn[id];
+}
+
+/* What a wrapper returns when hook_real_fn(id) is NULL: CUDA_ERROR_NO_DEVICE (cuInit) or
+ * CUDA_ERROR_NOT_INITIALIZED when no driver is loaded, CUDA_ERROR_NOT_FOUND when the loaded
+ * driver does not export the entry. */
+CUresult hook_real_missing(int id);
+
+/*
+ * One call through an intercepted wrapper. argv[k] is the address of the wrapper's k-th
+ * parameter (its type is the one cuda_api.def gives entry id), so an interceptor may read or
+ * rewrite arguments before the driver sees them and read outputs after. state is the
+ * interceptor's own, zero at the start of the call and carried from before() to after() (a
+ * reservation, an event).
+ */
+struct hook_call {
+    int id;              /* enum gpool_api_id */
+    int argc;
+    void *const *argv;
+    unsigned long long state;
+};
+
+/*
+ * What limits plug in: before() runs ahead of the driver and may refuse the call (anything but
+ * CUDA_SUCCESS is returned to the application and the driver is not called); after() runs once
+ * the driver returned rc and returns what the application sees. Either may be NULL.
+ */
+struct hook_interceptor {
+    CUresult (*before)(struct hook_call *call);
+    CUresult (*after)(struct hook_call *call, CUresult rc);
+};
+
+#define HOOK_CLASS_COUNT (GPOOL_API_ASYNC + 1)
+
+extern _Atomic(const struct hook_interceptor *) hook_interceptors[HOOK_CLASS_COUNT];
+
+/* Installs ic (NULL removes) for every wrapper of class cls. Wrappers consult it on every call;
+ * ic must stay valid for the life of the process. Only ALLOCATES, FREES and LAUNCHES wrappers
+ * have a hook point; installing for another class has no effect. */
+void hook_intercept_set(enum gpool_api_class cls, const struct hook_interceptor *ic);
+
+/* The interceptor of class cls, or NULL (the usual case today). */
+static inline const struct hook_interceptor *hook_intercept_get(enum gpool_api_class cls)
+{
+    return atomic_load_explicit(&hook_interceptors[cls], memory_order_acquire);
+}
+
+/* Installs the interceptors the environment asks for (GPOOL_HOOK_TRACE); called once, by
+ * hook_real_load, after the real driver is loaded. */
+void hook_intercept_init(void);
+
+#endif /* GPOOL_HOOK_H */

@@ -1,0 +1,901 @@
+/* The vGPU ledger in shared memory (see gpool/ledger.h and docs/internals/limiter.md). */
+#include "ledger_layout.h"
+
+#include "gpool/failpoint.h"
+#include "gpool/liveness.h"
+#include "gpool/log.h"
+#include "gpool/shm_lock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define COMP "limiter"
+
+struct ledger {
+    struct ledger_hdr *hdr;
+    size_t size;
+    int fd;       /* holds this process's slot lock */
+    int probe_fd; /* a second description, to probe other slots */
+    int slot;
+    pid_t pid; /* the process that claimed the slot: a forked child claims its own */
+    struct limiter_clock clock;
+    pthread_mutex_t local; /* serialises this process's threads around slot (re)claiming */
+    char path[PATH_MAX];
+};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static struct ledger_slot *slot_at(const struct ledger_hdr *h, uint32_t s)
+{
+    return (struct ledger_slot *)((char *)h + h->slot_off) + s;
+}
+
+static struct ledger_rec *rec_at(const struct ledger_hdr *h, uint32_t r)
+{
+    return (struct ledger_rec *)((char *)h + h->rec_off) + r;
+}
+
+static void store32(uint32_t *p, uint32_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+static uint64_t layout(uint32_t ndev, uint64_t *slot_off, uint64_t *rec_off)
+{
+    (void)ndev;
+    uint64_t so = (sizeof(struct ledger_hdr) + 63) & ~63ull;
+    uint64_t ro = so + LEDGER_SLOTS * sizeof(struct ledger_slot);
+    ro = (ro + 63) & ~63ull;
+    if (slot_off)
+        *slot_off = so;
+    if (rec_off)
+        *rec_off = ro;
+    return (ro + LEDGER_RECS * sizeof(struct ledger_rec) + 4095) & ~4095ull;
+}
+
+size_t ledger_file_size(uint32_t ndev)
+{
+    return (size_t)layout(ndev, NULL, NULL);
+}
+
+static int name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > LEDGER_NAME_MAX || name[0] == '.')
+        return 0;
+    return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+static int limits_ok(const struct ledger_limits *lim)
+{
+    return lim->compute_pct >= 1 && lim->compute_pct <= 100;
+}
+
+int ledger_format(void *buf, size_t len, const char *name, const struct ledger_limits *lim,
+                  uint64_t now)
+{
+    if (!name_ok(name) || !limits_ok(lim) || lim->ndev < 1 || lim->ndev > LEDGER_MAX_DEVICES)
+        return -EINVAL;
+    uint64_t so, ro, size = layout(lim->ndev, &so, &ro);
+    if (len < size)
+        return -EINVAL;
+    memset(buf, 0, size);
+    struct ledger_hdr *h = buf;
+    h->magic = LEDGER_MAGIC;
+    h->version = LEDGER_VERSION;
+    h->hdr_size = sizeof(*h);
+    h->file_size = size;
+    h->ndev = lim->ndev;
+    h->nslots = LEDGER_SLOTS;
+    h->nrecs = LEDGER_RECS;
+    h->slot_off = so;
+    h->rec_off = ro;
+    snprintf(h->name, sizeof(h->name), "%s", name);
+    gpool_boot_id(h->boot_id, sizeof(h->boot_id));
+    int rc = gpool_robust_mutex_init(&h->lock);
+    if (rc)
+        return rc;
+    h->vram_bytes = lim->vram_bytes;
+    h->compute_pct = lim->compute_pct;
+    h->generation = 1;
+    limiter_bucket_init(&h->bucket, lim->compute_pct * (LIMITER_PPM / 100), LIMITER_BURST_NS, 1,
+                        now);
+    return 0;
+}
+
+/* ---- validation ------------------------------------------------------------------------- */
+
+static int validate_header(const struct ledger_hdr *h, size_t len, char *err, size_t errlen)
+{
+    uint64_t so, ro;
+    if (len < sizeof(*h) || h->magic != LEDGER_MAGIC) {
+        seterr(err, errlen, "not a gpool vGPU ledger (bad magic)");
+        return -EBADMSG;
+    }
+    if (h->version != LEDGER_VERSION || h->hdr_size != sizeof(*h)) {
+        seterr(err, errlen, "ledger layout version %u (header %u bytes); this gpool reads version %u",
+               h->version, h->hdr_size, LEDGER_VERSION);
+        return -EBADMSG;
+    }
+    if (h->ndev < 1 || h->ndev > LEDGER_MAX_DEVICES || h->nslots != LEDGER_SLOTS ||
+        h->nrecs != LEDGER_RECS || h->file_size != layout(h->ndev, &so, &ro) ||
+        h->slot_off != so || h->rec_off != ro || h->file_size > len) {
+        seterr(err, errlen, "ledger sizes are inconsistent (%u devices, %u slots, %u records, "
+               "%llu bytes of %zu)", h->ndev, h->nslots, h->nrecs,
+               (unsigned long long)h->file_size, len);
+        return -EBADMSG;
+    }
+    if (memchr(h->name, '\0', sizeof(h->name)) == NULL || !name_ok(h->name) ||
+        memchr(h->boot_id, '\0', sizeof(h->boot_id)) == NULL) {
+        seterr(err, errlen, "ledger name is corrupt");
+        return -EBADMSG;
+    }
+    return 0;
+}
+
+/* Checks every invariant of a mapped (or copied) image whose header is valid. */
+static int validate_body(const struct ledger_hdr *h, char *err, size_t errlen)
+{
+    uint64_t used[LEDGER_MAX_DEVICES] = {0};
+    uint64_t *slot_used = calloc(h->nslots, sizeof(uint64_t) * LEDGER_MAX_DEVICES);
+    int rc = -EPROTO;
+    if (!slot_used) {
+        seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    if (h->compute_pct < 1 || h->compute_pct > 100 || h->generation == 0 ||
+        h->bucket.share_ppm < 1 || h->bucket.share_ppm > LIMITER_PPM ||
+        h->bucket.burst_ns > (uint64_t)INT64_MAX / LIMITER_PPM) {
+        seterr(err, errlen, "limits are corrupt (compute %u%%, generation %llu)", h->compute_pct,
+               (unsigned long long)h->generation);
+        goto out;
+    }
+    for (uint32_t s = 0; s < h->nslots; s++) {
+        const struct ledger_slot *sl = slot_at(h, s);
+        if (sl->state > LEDGER_SLOT_LIVE || memchr(sl->name, '\0', sizeof(sl->name)) == NULL) {
+            seterr(err, errlen, "slot %u is corrupt (state %u)", s, sl->state);
+            goto out;
+        }
+    }
+    for (uint32_t r = 0; r < h->nrecs; r++) {
+        const struct ledger_rec *rec = rec_at(h, r);
+        if (rec->state == LEDGER_REC_FREE)
+            continue;
+        if (rec->state > LEDGER_REC_COMMITTED || rec->dev >= h->ndev || rec->slot >= h->nslots ||
+            rec->bytes == 0) {
+            seterr(err, errlen, "record %u is corrupt (state %u, device %u, slot %u)", r,
+                   rec->state, rec->dev, rec->slot);
+            goto out;
+        }
+        if (slot_at(h, rec->slot)->state == LEDGER_SLOT_FREE) {
+            seterr(err, errlen, "record %u belongs to free slot %u", r, rec->slot);
+            goto out;
+        }
+        uint64_t *su = &slot_used[(size_t)rec->slot * LEDGER_MAX_DEVICES + rec->dev];
+        if (used[rec->dev] + rec->bytes < used[rec->dev]) {
+            seterr(err, errlen, "usage of device %u overflows", rec->dev);
+            goto out;
+        }
+        used[rec->dev] += rec->bytes;
+        *su += rec->bytes;
+    }
+    for (uint32_t d = 0; d < LEDGER_MAX_DEVICES; d++) {
+        if (h->used[d] != used[d]) {
+            seterr(err, errlen, "device %u: usage %llu but its records sum to %llu", d,
+                   (unsigned long long)h->used[d], (unsigned long long)used[d]);
+            goto out;
+        }
+    }
+    for (uint32_t s = 0; s < h->nslots; s++) {
+        const struct ledger_slot *sl = slot_at(h, s);
+        for (uint32_t d = 0; d < LEDGER_MAX_DEVICES; d++) {
+            if (sl->used[d] != slot_used[(size_t)s * LEDGER_MAX_DEVICES + d]) {
+                seterr(err, errlen, "slot %u device %u: usage %llu but its records sum to %llu",
+                       s, d, (unsigned long long)sl->used[d],
+                       (unsigned long long)slot_used[(size_t)s * LEDGER_MAX_DEVICES + d]);
+                goto out;
+            }
+        }
+    }
+    rc = 0;
+out:
+    free(slot_used);
+    return rc;
+}
+
+int ledger_validate(const void *image, size_t len, char *err, size_t errlen)
+{
+    /* The image may be unaligned (a fuzzer's buffer): check a copy. */
+    if (len < sizeof(struct ledger_hdr)) {
+        seterr(err, errlen, "not a gpool vGPU ledger (%zu bytes)", len);
+        return -EBADMSG;
+    }
+    struct ledger_hdr hc;
+    memcpy(&hc, image, sizeof(hc));
+    int rc = validate_header(&hc, len, err, errlen);
+    if (rc)
+        return rc;
+    void *copy = aligned_alloc(64, hc.file_size);
+    if (!copy) {
+        seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    memcpy(copy, image, hc.file_size);
+    rc = validate_body(copy, err, errlen);
+    free(copy);
+    return rc;
+}
+
+/* ---- locking, repair, reaping ----------------------------------------------------------- */
+
+static void free_rec(struct ledger_hdr *h, struct ledger_rec *r)
+{
+    struct ledger_slot *sl = slot_at(h, r->slot);
+    store32(&r->state, LEDGER_REC_FREE);
+    h->used[r->dev] -= r->bytes;
+    sl->used[r->dev] -= r->bytes;
+}
+
+/* Rebuilds every sum from the records (the records are the truth; each is published by one
+ * store of its state), dropping records of free slots and bad records. Lock held. */
+static void recompute(struct ledger_hdr *h)
+{
+    memset(h->used, 0, sizeof(h->used));
+    for (uint32_t s = 0; s < h->nslots; s++)
+        memset(slot_at(h, s)->used, 0, sizeof(slot_at(h, s)->used));
+    for (uint32_t r = 0; r < h->nrecs; r++) {
+        struct ledger_rec *rec = rec_at(h, r);
+        if (rec->state == LEDGER_REC_FREE)
+            continue;
+        if (rec->state > LEDGER_REC_COMMITTED || rec->dev >= h->ndev || rec->slot >= h->nslots ||
+            rec->bytes == 0 || slot_at(h, rec->slot)->state == LEDGER_SLOT_FREE) {
+            store32(&rec->state, LEDGER_REC_FREE);
+            continue;
+        }
+        h->used[rec->dev] += rec->bytes;
+        slot_at(h, rec->slot)->used[rec->dev] += rec->bytes;
+    }
+}
+
+/* Frees the slots of dead processes and their records. Lock held. Returns how many. */
+static int reap_locked(struct ledger *l)
+{
+    struct ledger_hdr *h = l->hdr;
+    int n = 0;
+    for (uint32_t s = 0; s < h->nslots; s++) {
+        struct ledger_slot *sl = slot_at(h, s);
+        if (sl->state == LEDGER_SLOT_FREE || gpool_live_probe(l->probe_fd, LEDGER_LIVE_BASE + s))
+            continue;
+        uint64_t freed = 0;
+        for (uint32_t r = 0; r < h->nrecs; r++) {
+            struct ledger_rec *rec = rec_at(h, r);
+            if (rec->state != LEDGER_REC_FREE && rec->slot == s) {
+                freed += rec->bytes;
+                free_rec(h, rec);
+            }
+        }
+        LOG_INFO(COMP, "vGPU %s: reclaimed %llu bytes of dead process %d (%s)", h->name,
+                 (unsigned long long)freed, sl->pid, sl->name);
+        store32(&sl->state, LEDGER_SLOT_FREE);
+        h->stats.reaped_processes++;
+        n++;
+    }
+    return n;
+}
+
+/* After a lock holder died: the sums may be half updated and a slot half claimed. */
+static void repair(struct ledger *l)
+{
+    struct ledger_hdr *h = l->hdr;
+    LOG_WARN(COMP, "vGPU %s: a process died holding the ledger lock; repairing", h->name);
+    recompute(h);
+    reap_locked(l);
+    if (h->bucket.share_ppm < 1 || h->bucket.share_ppm > LIMITER_PPM)
+        limiter_bucket_set_share(&h->bucket, h->compute_pct * (LIMITER_PPM / 100), h->generation,
+                                 l->clock.now_ns(l->clock.ctx));
+    h->stats.repairs++;
+}
+
+static int lock(struct ledger *l)
+{
+    int rc = pthread_mutex_lock(&l->hdr->lock);
+    if (rc == EOWNERDEAD) {
+        repair(l);
+        pthread_mutex_consistent(&l->hdr->lock);
+        rc = 0;
+    }
+    if (rc)
+        LOG_ERROR(COMP, "vGPU %s: cannot take the ledger lock: %s", l->hdr->name, strerror(rc));
+    return -rc;
+}
+
+static void unlock(struct ledger *l)
+{
+    pthread_mutex_unlock(&l->hdr->lock);
+}
+
+/* Claims a slot for this process. Lock held. */
+static int claim_slot(struct ledger *l)
+{
+    struct ledger_hdr *h = l->hdr;
+    reap_locked(l);
+    for (uint32_t s = 0; s < h->nslots; s++) {
+        struct ledger_slot *sl = slot_at(h, s);
+        if (sl->state != LEDGER_SLOT_FREE || gpool_live_claim(l->fd, LEDGER_LIVE_BASE + s) < 0)
+            continue;
+        store32(&sl->state, LEDGER_SLOT_CLAIMING);
+        sl->pid = (int32_t)getpid();
+        sl->generation++;
+        snprintf(sl->name, sizeof(sl->name), "%s", program_invocation_short_name);
+        memset(sl->used, 0, sizeof(sl->used));
+        GPOOL_FAILPOINT("ledger.attach.claimed");
+        store32(&sl->state, LEDGER_SLOT_LIVE);
+        l->slot = (int)s;
+        return 0;
+    }
+    return -EUSERS;
+}
+
+/* Opens a second description of the ledger file (the child of a fork must not share its
+ * parent's lock). */
+static int reopen_fds(struct ledger *l)
+{
+    int fd = open(l->path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int probe = open(l->path, O_RDONLY | O_CLOEXEC);
+    if (probe < 0) {
+        int rc = -errno;
+        close(fd);
+        return rc;
+    }
+    if (l->fd >= 0)
+        close(l->fd);
+    if (l->probe_fd >= 0)
+        close(l->probe_fd);
+    l->fd = fd;
+    l->probe_fd = probe;
+    return 0;
+}
+
+/* Takes the lock, making sure this process (a forked child too) owns a slot. */
+static int lock_attached(struct ledger *l)
+{
+    int rc = 0;
+    pthread_mutex_lock(&l->local);
+    if (l->pid != getpid()) {
+        rc = reopen_fds(l);
+        l->slot = -1;
+        l->pid = getpid();
+    }
+    if (!rc)
+        rc = lock(l);
+    if (!rc && l->slot < 0) {
+        rc = claim_slot(l);
+        if (rc) {
+            unlock(l);
+            LOG_ERROR(COMP, "vGPU %s: cannot claim a process slot: %s", l->hdr->name,
+                      strerror(-rc));
+        }
+    }
+    pthread_mutex_unlock(&l->local);
+    return rc;
+}
+
+/* ---- open / close ------------------------------------------------------------------------ */
+
+int ledger_dir(char *buf, size_t len)
+{
+    const char *env = getenv("GPOOL_VGPU_DIR");
+    if (env && *env) {
+        if ((size_t)snprintf(buf, len, "%s", env) >= len)
+            return -ENAMETOOLONG;
+        return 0;
+    }
+    if (access("/dev/shm", W_OK | X_OK) == 0) {
+        snprintf(buf, len, "/dev/shm");
+        return 0;
+    }
+    if ((size_t)snprintf(buf, len, "/var/tmp/gpool-vgpu-%u", (unsigned)getuid()) >= len)
+        return -ENAMETOOLONG;
+    if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+static int create_file(const char *dir, const char *name, const char *path,
+                       const struct ledger_limits *lim, char *err, size_t errlen)
+{
+    char tmp[PATH_MAX];
+    size_t size = ledger_file_size(lim->ndev);
+    void *map = MAP_FAILED;
+    int rc;
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.gpool-vgpu-%s.XXXXXX", dir, name) >= sizeof(tmp))
+        return -ENAMETOOLONG;
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        rc = -errno;
+        seterr(err, errlen, "limiter: cannot create a file in %s: %s", dir, strerror(-rc));
+        return rc;
+    }
+    /* Reserved up front: touching the ledger later must never SIGBUS on a full tmpfs. */
+    if ((rc = posix_fallocate(fd, 0, (off_t)size)) != 0) {
+        rc = -rc;
+        seterr(err, errlen, "limiter: cannot reserve %zu bytes for vGPU \"%s\" in %s: %s", size,
+               name, dir, strerror(-rc));
+        goto out;
+    }
+    map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+        rc = -errno;
+        seterr(err, errlen, "limiter: cannot map %s: %s", tmp, strerror(-rc));
+        goto out;
+    }
+    rc = ledger_format(map, size, name, lim, limiter_monotonic_ns(NULL));
+    if (rc) {
+        seterr(err, errlen, "limiter: cannot format the ledger of vGPU \"%s\": %s", name,
+               strerror(-rc));
+        goto out;
+    }
+    /* link() publishes the formatted file atomically and never replaces a ledger that another
+     * creator published first. */
+    if (link(tmp, path) < 0 && errno != EEXIST) {
+        rc = -errno;
+        seterr(err, errlen, "limiter: cannot create %s: %s", path, strerror(-rc));
+    }
+out:
+    if (map != MAP_FAILED)
+        munmap(map, size);
+    close(fd);
+    unlink(tmp);
+    return rc;
+}
+
+/* The first opener after a reboot re-initialises the lock (nothing of an earlier boot can hold
+ * it, whatever its word says) and repairs, under an flock so that this happens once. */
+static int boot_check(struct ledger *l)
+{
+    char now[GPOOL_BOOT_ID_LEN];
+    gpool_boot_id(now, sizeof(now));
+    if (!now[0] || strcmp(now, l->hdr->boot_id) == 0)
+        return 0;
+    int rc;
+    while ((rc = flock(l->fd, LOCK_EX)) < 0 && errno == EINTR)
+        ;
+    if (rc < 0)
+        return -errno;
+    if (strcmp(now, l->hdr->boot_id) != 0) {
+        rc = gpool_robust_mutex_init(&l->hdr->lock);
+        if (!rc && !(rc = lock(l))) {
+            LOG_WARN(COMP, "vGPU %s: first use since the machine restarted; lock reset",
+                     l->hdr->name);
+            repair(l);
+            snprintf(l->hdr->boot_id, sizeof(l->hdr->boot_id), "%s", now);
+            unlock(l);
+        }
+    }
+    flock(l->fd, LOCK_UN);
+    return rc;
+}
+
+int ledger_open(const char *dir, const char *name, const struct ledger_limits *create,
+                struct ledger **out, char *err, size_t errlen)
+{
+    char dbuf[PATH_MAX];
+    int rc;
+    *out = NULL;
+    if (!name_ok(name)) {
+        seterr(err, errlen, "limiter: vGPU name \"%.80s\" is not valid (1-%d of A-Z a-z 0-9 . _ -, "
+               "not starting with '.')", name ? name : "", LEDGER_NAME_MAX);
+        return -EINVAL;
+    }
+    if (create && (!limits_ok(create) || create->ndev < 1 || create->ndev > LEDGER_MAX_DEVICES)) {
+        seterr(err, errlen, "limiter: vGPU \"%s\": bad limits (compute %u%%, %u devices)", name,
+               create->compute_pct, create->ndev);
+        return -EINVAL;
+    }
+    if (!dir) {
+        if ((rc = ledger_dir(dbuf, sizeof(dbuf))) < 0) {
+            seterr(err, errlen, "limiter: no usable ledger directory: %s", strerror(-rc));
+            return rc;
+        }
+        dir = dbuf;
+    }
+    struct ledger *l = calloc(1, sizeof(*l));
+    if (!l)
+        return -ENOMEM;
+    l->fd = l->probe_fd = -1;
+    l->slot = -1;
+    l->clock = (struct limiter_clock){limiter_monotonic_ns, NULL};
+    pthread_mutex_init(&l->local, NULL);
+    if ((size_t)snprintf(l->path, sizeof(l->path), "%s/gpool-vgpu-%s", dir, name) >=
+        sizeof(l->path)) {
+        rc = -ENAMETOOLONG;
+        seterr(err, errlen, "limiter: ledger path in %s is too long", dir);
+        goto fail;
+    }
+    rc = reopen_fds(l);
+    if (rc == -ENOENT && create) {
+        rc = create_file(dir, name, l->path, create, err, errlen);
+        if (rc)
+            goto fail;
+        rc = reopen_fds(l);
+    }
+    if (rc) {
+        seterr(err, errlen, rc == -ENOENT ? "limiter: vGPU \"%s\" does not exist (%s)"
+                                          : "limiter: vGPU \"%s\": cannot open %s",
+               name, l->path);
+        goto fail;
+    }
+    struct stat st;
+    if (fstat(l->fd, &st) < 0 || (size_t)st.st_size < sizeof(struct ledger_hdr)) {
+        rc = -EBADMSG;
+        seterr(err, errlen, "limiter: %s is not a gpool vGPU ledger (too short)", l->path);
+        goto fail;
+    }
+    l->size = (size_t)st.st_size;
+    void *map = mmap(NULL, l->size, PROT_READ | PROT_WRITE, MAP_SHARED, l->fd, 0);
+    if (map == MAP_FAILED) {
+        rc = -errno;
+        seterr(err, errlen, "limiter: cannot map %s: %s", l->path, strerror(-rc));
+        goto fail;
+    }
+    l->hdr = map;
+    char why[200];
+    if ((rc = validate_header(l->hdr, l->size, why, sizeof(why))) != 0) {
+        seterr(err, errlen, "limiter: %s: refused: %s", l->path, why);
+        goto fail;
+    }
+    if ((rc = boot_check(l)) != 0) {
+        seterr(err, errlen, "limiter: %s: cannot reset after a restart: %s", l->path,
+               strerror(-rc));
+        goto fail;
+    }
+    l->pid = getpid();
+    if ((rc = lock(l)) != 0) {
+        seterr(err, errlen, "limiter: %s: cannot take the lock", l->path);
+        goto fail;
+    }
+    rc = validate_body(l->hdr, why, sizeof(why));
+    if (!rc)
+        rc = claim_slot(l);
+    else
+        seterr(err, errlen, "limiter: %s: refused: %s", l->path, why);
+    if (rc == -EUSERS)
+        seterr(err, errlen, "limiter: vGPU \"%s\": all %d process slots are taken", name,
+               LEDGER_SLOTS);
+    unlock(l);
+    if (rc)
+        goto fail;
+    *out = l;
+    return 0;
+fail:
+    l->slot = -1;
+    ledger_close(l);
+    return rc;
+}
+
+void ledger_close(struct ledger *l)
+{
+    if (!l)
+        return;
+    if (l->hdr && l->slot >= 0 && l->pid == getpid() && lock(l) == 0) {
+        struct ledger_hdr *h = l->hdr;
+        for (uint32_t r = 0; r < h->nrecs; r++) {
+            struct ledger_rec *rec = rec_at(h, r);
+            if (rec->state != LEDGER_REC_FREE && rec->slot == (uint32_t)l->slot)
+                free_rec(h, rec);
+        }
+        store32(&slot_at(h, (uint32_t)l->slot)->state, LEDGER_SLOT_FREE);
+        unlock(l);
+    }
+    if (l->hdr)
+        munmap(l->hdr, l->size);
+    if (l->fd >= 0)
+        close(l->fd);
+    if (l->probe_fd >= 0)
+        close(l->probe_fd);
+    pthread_mutex_destroy(&l->local);
+    free(l);
+}
+
+void ledger_set_clock(struct ledger *l, struct limiter_clock clock)
+{
+    l->clock = clock;
+}
+
+const char *ledger_path(const struct ledger *l)
+{
+    return l->path;
+}
+
+int ledger_device_count(const struct ledger *l)
+{
+    return (int)l->hdr->ndev;
+}
+
+/* ---- VRAM -------------------------------------------------------------------------------- */
+
+int ledger_reserve(struct ledger *l, int dev, uint64_t bytes, struct ledger_ticket *t)
+{
+    struct ledger_hdr *h = l->hdr;
+    if (dev < 0 || (uint32_t)dev >= h->ndev || bytes == 0)
+        return -EINVAL;
+    int rc = lock_attached(l);
+    if (rc)
+        return rc;
+    GPOOL_FAILPOINT("ledger.reserve.locked");
+    uint64_t cap = h->vram_bytes;
+    if (cap && (h->used[dev] + bytes < bytes || h->used[dev] + bytes > cap)) {
+        reap_locked(l);
+        if (h->used[dev] + bytes < bytes || h->used[dev] + bytes > cap) {
+            rc = -EDQUOT;
+            goto out;
+        }
+    }
+    if (h->used[dev] + bytes < bytes) {
+        rc = -EOVERFLOW;
+        goto out;
+    }
+    uint32_t r = h->rec_hint < h->nrecs ? h->rec_hint : 0, i;
+    for (i = 0; i < h->nrecs; i++, r = (r + 1) % h->nrecs)
+        if (rec_at(h, r)->state == LEDGER_REC_FREE)
+            break;
+    if (i == h->nrecs) {
+        rc = -ENOSPC;
+        goto out;
+    }
+    struct ledger_rec *rec = rec_at(h, r);
+    rec->dev = (uint16_t)dev;
+    rec->slot = (uint16_t)l->slot;
+    rec->seq++;
+    rec->key = 0;
+    rec->bytes = bytes;
+    store32(&rec->state, LEDGER_REC_RESERVED);
+    GPOOL_FAILPOINT("ledger.reserve.counted");
+    h->used[dev] += bytes;
+    slot_at(h, (uint32_t)l->slot)->used[dev] += bytes;
+    h->rec_hint = (r + 1) % h->nrecs;
+    *t = (struct ledger_ticket){.rec = r, .seq = rec->seq, .dev = dev, .bytes = bytes};
+out:
+    unlock(l);
+    if (!rc)
+        GPOOL_FAILPOINT("ledger.reserve.done");
+    return rc;
+}
+
+/* The record of a live reservation of this process named by t, or NULL. Lock held. */
+static struct ledger_rec *ticket_rec(struct ledger *l, const struct ledger_ticket *t)
+{
+    if (t->rec >= l->hdr->nrecs)
+        return NULL;
+    struct ledger_rec *rec = rec_at(l->hdr, t->rec);
+    if (rec->state != LEDGER_REC_RESERVED || rec->slot != (uint32_t)l->slot || rec->seq != t->seq)
+        return NULL;
+    return rec;
+}
+
+int ledger_commit(struct ledger *l, const struct ledger_ticket *t, uint64_t key)
+{
+    int rc = lock_attached(l);
+    if (rc)
+        return rc;
+    struct ledger_hdr *h = l->hdr;
+    struct ledger_rec *rec = ticket_rec(l, t);
+    if (!rec) {
+        rc = -EINVAL;
+        goto out;
+    }
+    for (uint32_t r = 0; r < h->nrecs; r++) {
+        struct ledger_rec *o = rec_at(h, r);
+        if (o->state == LEDGER_REC_COMMITTED && o->slot == rec->slot && o->dev == rec->dev &&
+            o->key == key) {
+            rc = -EEXIST;
+            goto out;
+        }
+    }
+    rec->key = key;
+    GPOOL_FAILPOINT("ledger.commit.locked");
+    store32(&rec->state, LEDGER_REC_COMMITTED);
+out:
+    unlock(l);
+    return rc;
+}
+
+int ledger_rollback(struct ledger *l, const struct ledger_ticket *t)
+{
+    int rc = lock_attached(l);
+    if (rc)
+        return rc;
+    struct ledger_rec *rec = ticket_rec(l, t);
+    if (rec)
+        free_rec(l->hdr, rec);
+    else
+        rc = -EINVAL;
+    unlock(l);
+    return rc;
+}
+
+int ledger_release(struct ledger *l, int dev, uint64_t key, uint64_t *bytes)
+{
+    struct ledger_hdr *h = l->hdr;
+    if (dev < 0 || (uint32_t)dev >= h->ndev)
+        return -EINVAL;
+    int rc = lock_attached(l);
+    if (rc)
+        return rc;
+    rc = -ENOENT;
+    for (uint32_t r = 0; r < h->nrecs; r++) {
+        struct ledger_rec *rec = rec_at(h, r);
+        if (rec->state == LEDGER_REC_COMMITTED && rec->slot == (uint32_t)l->slot &&
+            rec->dev == (uint32_t)dev && rec->key == key) {
+            GPOOL_FAILPOINT("ledger.release.locked");
+            if (bytes)
+                *bytes = rec->bytes;
+            free_rec(h, rec);
+            rc = 0;
+            break;
+        }
+    }
+    unlock(l);
+    if (!rc)
+        GPOOL_FAILPOINT("ledger.release.done");
+    return rc;
+}
+
+int ledger_usage(struct ledger *l, int dev, uint64_t *used, uint64_t *cap)
+{
+    struct ledger_hdr *h = l->hdr;
+    if (dev < 0 || (uint32_t)dev >= h->ndev)
+        return -EINVAL;
+    if (used)
+        *used = __atomic_load_n(&h->used[dev], __ATOMIC_ACQUIRE);
+    if (cap)
+        *cap = __atomic_load_n(&h->vram_bytes, __ATOMIC_ACQUIRE);
+    return 0;
+}
+
+uint64_t ledger_process_usage(struct ledger *l, int dev)
+{
+    if (dev < 0 || (uint32_t)dev >= l->hdr->ndev || l->slot < 0 || l->pid != getpid())
+        return 0;
+    return __atomic_load_n(&slot_at(l->hdr, (uint32_t)l->slot)->used[dev], __ATOMIC_ACQUIRE);
+}
+
+/* ---- limits, reaping, checks ------------------------------------------------------------- */
+
+int ledger_get_limits(struct ledger *l, struct ledger_limits *out)
+{
+    int rc = lock(l);
+    if (rc)
+        return rc;
+    out->vram_bytes = l->hdr->vram_bytes;
+    out->compute_pct = l->hdr->compute_pct;
+    out->ndev = l->hdr->ndev;
+    out->generation = l->hdr->generation;
+    unlock(l);
+    return 0;
+}
+
+int ledger_set_limits(struct ledger *l, const struct ledger_limits *lim, uint64_t *generation)
+{
+    if (!limits_ok(lim))
+        return -EINVAL;
+    int rc = lock(l);
+    if (rc)
+        return rc;
+    struct ledger_hdr *h = l->hdr;
+    h->vram_bytes = lim->vram_bytes;
+    h->compute_pct = lim->compute_pct;
+    h->generation++;
+    limiter_bucket_set_share(&h->bucket, lim->compute_pct * (LIMITER_PPM / 100), h->generation,
+                             l->clock.now_ns(l->clock.ctx));
+    if (generation)
+        *generation = h->generation;
+    LOG_INFO(COMP, "vGPU %s: limits now %llu bytes, %u%% compute (generation %llu)", h->name,
+             (unsigned long long)h->vram_bytes, h->compute_pct, (unsigned long long)h->generation);
+    unlock(l);
+    return 0;
+}
+
+int ledger_reap(struct ledger *l)
+{
+    int rc = lock(l);
+    if (rc)
+        return rc;
+    rc = reap_locked(l);
+    unlock(l);
+    return rc;
+}
+
+int ledger_check(struct ledger *l, char *err, size_t errlen)
+{
+    int rc = lock(l);
+    if (rc) {
+        seterr(err, errlen, "cannot take the ledger lock");
+        return rc;
+    }
+    rc = validate_header(l->hdr, l->size, err, errlen);
+    if (!rc)
+        rc = validate_body(l->hdr, err, errlen);
+    unlock(l);
+    return rc;
+}
+
+/* ---- compute ------------------------------------------------------------------------------ */
+
+uint64_t ledger_compute_wait(struct ledger *l, int count)
+{
+    if (__atomic_load_n(&l->hdr->compute_pct, __ATOMIC_RELAXED) >= 100)
+        return 0; /* unlimited: no lock on the launch path */
+    if (lock(l))
+        return 0;
+    uint64_t w = limiter_bucket_wait_ns(&l->hdr->bucket, l->clock.now_ns(l->clock.ctx));
+    if (w && count)
+        l->hdr->stats.launches_throttled++;
+    unlock(l);
+    return w;
+}
+
+void ledger_compute_charge(struct ledger *l, uint64_t duration_ns)
+{
+    if (lock(l))
+        return;
+    limiter_bucket_charge(&l->hdr->bucket, duration_ns, l->clock.now_ns(l->clock.ctx));
+    l->hdr->stats.launches_charged++;
+    l->hdr->stats.gpu_ns_charged += duration_ns;
+    unlock(l);
+}
+
+int ledger_get_stats(struct ledger *l, struct ledger_stats *out)
+{
+    int rc = lock(l);
+    if (rc)
+        return rc;
+    *out = l->hdr->stats;
+    unlock(l);
+    return 0;
+}
+
+int ledger_processes(struct ledger *l, struct ledger_proc *out, int max)
+{
+    int rc = lock(l);
+    if (rc)
+        return rc;
+    struct ledger_hdr *h = l->hdr;
+    int n = 0;
+    for (uint32_t s = 0; s < h->nslots; s++) {
+        const struct ledger_slot *sl = slot_at(h, s);
+        if (sl->state == LEDGER_SLOT_FREE)
+            continue;
+        if (n < max) {
+            struct ledger_proc *p = &out[n];
+            p->pid = sl->pid;
+            p->alive = gpool_live_probe(l->probe_fd, LEDGER_LIVE_BASE + s);
+            snprintf(p->name, sizeof(p->name), "%s", sl->name);
+            memcpy(p->used, sl->used, sizeof(p->used));
+        }
+        n++;
+    }
+    unlock(l);
+    return n;
+}
