@@ -7,8 +7,9 @@
  * limits plug in; with none installed they cost one atomic load more than a plain forward.
  *
  * Written by hand, not generated: cuGetProcAddress (both exports), which asks the real driver
- * and hands back the wrapper of exactly the variant it returned, and cuInit, which names the
- * toolkit's stub when that is what answers.
+ * and hands back the wrapper of exactly the variant it returned; cuInit, which names the
+ * toolkit's stub when that is what answers and refuses a bad vGPU configuration; and, in
+ * vram.c, cuMemGetInfo and cuDeviceTotalMem (all exports), which report the vGPU's view.
  */
 #include "hook.h"
 
@@ -21,6 +22,10 @@
 #define HOOK_HERE_cuGetProcAddress    ~, 1
 #define HOOK_HERE_cuGetProcAddress_v2 ~, 1
 #define HOOK_HERE_cuInit              ~, 1
+#define HOOK_HERE_cuMemGetInfo        ~, 1 /* vram.c: the vGPU's view */
+#define HOOK_HERE_cuMemGetInfo_v2     ~, 1
+#define HOOK_HERE_cuDeviceTotalMem    ~, 1
+#define HOOK_HERE_cuDeviceTotalMem_v2 ~, 1
 #define HOOK_SECOND(...) HOOK_SECOND_(__VA_ARGS__)
 #define HOOK_SECOND_(a, b, ...) b
 #define HOOK_PROBE(x) HOOK_SECOND(x, 0, ~)
@@ -52,10 +57,6 @@
 #define HOOK_A14(x, ...) (void *)&x, HOOK_A13(__VA_ARGS__)
 #define HOOK_A15(x, ...) (void *)&x, HOOK_A14(__VA_ARGS__)
 #define HOOK_A16(x, ...) (void *)&x, HOOK_A15(__VA_ARGS__)
-
-/* The function type of each entry: hook_pfn_cuMemAlloc_v2. */
-#define CU_API(name, base, version, mode, class, params, args) typedef CUresult(*hook_pfn_##name) params;
-#include "gpool/cuda_api.def"
 
 /* A plain forward. */
 #define HOOK_WRAP_PLAIN(name, class, params, args)                                                 \
@@ -112,7 +113,12 @@ CUresult cuInit(unsigned int Flags)
     hook_pfn_cuInit real = (hook_pfn_cuInit)hook_real_fn(GPOOL_API_ID_cuInit);
     if (!real)
         return hook_real_missing(GPOOL_API_ID_cuInit);
-    CUresult rc = real(Flags);
+    CUresult rc = hook_vram_on_init(0); /* a bad GPOOL_* limit, logged when it was read */
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    rc = real(Flags);
+    if (rc == CUDA_SUCCESS)
+        rc = hook_vram_on_init(1); /* opens (or creates) the vGPU's ledger */
     if (rc == CUDA_ERROR_STUB_LIBRARY)
         LOG_ERROR("hook", "the real driver '%s' is the CUDA toolkit's stub, not a driver",
                   hook_real.path);

@@ -10,6 +10,10 @@
 
 #include <stdatomic.h>
 
+/* The function type of each entry: hook_pfn_cuMemAlloc_v2. */
+#define CU_API(name, base, version, mode, class, params, args) typedef CUresult(*hook_pfn_##name) params;
+#include "gpool/cuda_api.def"
+
 /* The real driver, loaded once (pthread_once) on the first call through any wrapper. */
 struct hook_real {
     void *handle;                /* dlopen handle, NULL when no driver could be loaded */
@@ -78,5 +82,15 @@ static inline const struct hook_interceptor *hook_intercept_get(enum gpool_api_c
 /* Installs the interceptors the environment asks for (GPOOL_HOOK_TRACE); called once, by
  * hook_real_load, after the real driver is loaded. */
 void hook_intercept_init(void);
+
+/* vram.c: reads the vGPU configuration (GPOOL_VGPU, GPOOL_VRAM_LIMIT, ...) and, when a vGPU
+ * is named, installs the VRAM interceptors on ALLOCATES and FREES. Called by
+ * hook_intercept_init. */
+void hook_vram_init(void);
+
+/* vram.c: what cuInit adds. Before the driver is initialised (driver_ready 0) it answers
+ * CUDA_ERROR_INVALID_VALUE for a bad configuration; after (1), it opens (or creates) the vGPU's
+ * ledger. CUDA_SUCCESS without a vGPU. */
+CUresult hook_vram_on_init(int driver_ready);
 
 #endif /* GPOOL_HOOK_H */

@@ -7,7 +7,9 @@
  *   GPOOL_HOOK_TRACE_REFUSE=1   ... and is refused with CUDA_ERROR_NOT_PERMITTED instead of
  *                               forwarded (proves the hook point can stop a call, as a limit will)
  *
- * The limiter will install its interceptors from hook_intercept_init as well.
+ * The VRAM limiter (vram.c) installs its interceptors from hook_intercept_init too; when a vGPU
+ * is named, GPOOL_HOOK_TRACE (installed after it) takes the ALLOCATES/FREES slots instead, so the
+ * two are not meant to be combined.
  */
 #include "hook.h"
 
@@ -45,6 +47,7 @@ static const struct hook_interceptor trace_interceptor = {trace_before, NULL};
 
 void hook_intercept_init(void)
 {
+    hook_vram_init();
     const char *path = getenv("GPOOL_HOOK_TRACE");
     if (!path || !*path)
         return;

@@ -1,0 +1,455 @@
+/*
+ * vram.c: the local vGPU's VRAM cap for the plain allocation paths, and the virtualised memory
+ * view. See the "VRAM" section of docs/internals/hook.md.
+ *
+ *   GPOOL_VGPU=<name>         the vGPU this process belongs to (unset: the hook only forwards)
+ *   GPOOL_VRAM_LIMIT=<qty>    cap per device (Kubernetes quantity); used when creating the ledger
+ *   GPOOL_COMPUTE_LIMIT=<pct> compute share, recorded at creation (enforcement comes later)
+ *   GPOOL_TFLOPS_LIMIT=<n>    refused together with GPOOL_COMPUTE_LIMIT
+ *   GPOOL_VGPU_DIR=<dir>      where the ledger lives (see gpool/ledger.h)
+ *
+ * The configuration is read on the first call through the hook (hook_intercept_init), never in
+ * a constructor. A bad configuration makes cuInit answer CUDA_ERROR_INVALID_VALUE. The ledger is
+ * opened (created by the first process) once the driver is initialised.
+ *
+ * Allocation is check-reserve in the ledger -> driver allocation -> commit (key: the returned
+ * pointer) or roll back; past the cap the application gets CUDA_ERROR_OUT_OF_MEMORY and the
+ * driver is not called. Every charge is rounded up to HOOK_VRAM_GRANULE. Frees go to the driver
+ * first and are credited on success.
+ */
+#include "hook.h"
+
+#include "gpool/ledger.h"
+#include "gpool/limiter.h"
+#include "gpool/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Charges are rounded up to this: the simulator's allocation granule (4 KiB). A real driver
+ * rounds small allocations to at least this much too. */
+#define HOOK_VRAM_GRANULE 4096ull
+/* cuMemAllocPitch's pitch is estimated as the width rounded to this before the driver answers;
+ * the charge is then corrected to the pitch it returned. */
+#define HOOK_VRAM_PITCH_ALIGN 512ull
+
+static struct {
+    int enabled;          /* GPOOL_VGPU set */
+    int bad;              /* configuration error: cuInit answers CUDA_ERROR_INVALID_VALUE */
+    char name[LEDGER_NAME_MAX + 1];
+    int have_vram;
+    uint64_t vram_bytes;
+    int have_pct;
+    uint32_t compute_pct;
+} cfg;
+
+static pthread_mutex_t vram_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ledger *vram_ledger_handle;
+
+/* The reservation of the allocation this thread is making, from before() to after(). */
+static _Thread_local struct ledger_ticket vram_ticket;
+
+static int hook_vram_config(void)
+{
+    const char *vgpu = getenv("GPOOL_VGPU");
+    if (!vgpu || !*vgpu)
+        return 0;
+    cfg.enabled = 1;
+    if (strlen(vgpu) > LEDGER_NAME_MAX) {
+        LOG_ERROR("hook", "GPOOL_VGPU '%s': longer than %d characters", vgpu, LEDGER_NAME_MAX);
+        cfg.bad = 1;
+        return -1;
+    }
+    strcpy(cfg.name, vgpu);
+    char err[256];
+    const char *vram = getenv("GPOOL_VRAM_LIMIT");
+    if (vram && *vram) {
+        if (limiter_parse_quantity(vram, &cfg.vram_bytes, err, sizeof(err)) < 0) {
+            LOG_ERROR("hook", "GPOOL_VRAM_LIMIT '%s': %s", vram, err);
+            cfg.bad = 1;
+        } else {
+            cfg.have_vram = 1;
+        }
+    }
+    const char *pct = getenv("GPOOL_COMPUTE_LIMIT");
+    const char *tflops = getenv("GPOOL_TFLOPS_LIMIT");
+    if (pct && *pct && tflops && *tflops) {
+        LOG_ERROR("hook", "GPOOL_COMPUTE_LIMIT '%s' and GPOOL_TFLOPS_LIMIT '%s' are both set; "
+                          "set one of them",
+                  pct, tflops);
+        cfg.bad = 1;
+    } else if (pct && *pct) {
+        if (limiter_parse_percent(pct, &cfg.compute_pct, err, sizeof(err)) < 0) {
+            LOG_ERROR("hook", "GPOOL_COMPUTE_LIMIT '%s': %s", pct, err);
+            cfg.bad = 1;
+        } else {
+            cfg.have_pct = 1;
+        }
+    } else if (tflops && *tflops) {
+        LOG_WARN("hook", "GPOOL_TFLOPS_LIMIT '%s': not supported yet; ignored", tflops);
+    }
+    return cfg.bad ? -1 : 0;
+}
+
+static CUresult errno_result(int rc)
+{
+    return rc == -EDQUOT || rc == -ENOSPC ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_OPERATING_SYSTEM;
+}
+
+/* Warns when this process's environment asks for other limits than the ledger holds. */
+static void warn_if_disagrees(struct ledger *l)
+{
+    struct ledger_limits lim;
+    if (ledger_get_limits(l, &lim) < 0)
+        return;
+    if (cfg.have_vram && lim.vram_bytes != cfg.vram_bytes)
+        LOG_WARN("hook", "vGPU '%s': GPOOL_VRAM_LIMIT is %llu bytes here but the ledger %s holds "
+                         "%llu; following the ledger",
+                 cfg.name, (unsigned long long)cfg.vram_bytes, ledger_path(l),
+                 (unsigned long long)lim.vram_bytes);
+    if (cfg.have_pct && lim.compute_pct != cfg.compute_pct)
+        LOG_WARN("hook", "vGPU '%s': GPOOL_COMPUTE_LIMIT is %u%% here but the ledger %s holds "
+                         "%u%%; following the ledger",
+                 cfg.name, cfg.compute_pct, ledger_path(l), lim.compute_pct);
+}
+
+/*
+ * The ledger of this process's vGPU, opened (or created with the environment's limits) on
+ * first use; needs an initialised driver for the device count. CUDA_SUCCESS and *out, or the
+ * error to return to the application.
+ */
+static CUresult hook_vram_ledger(struct ledger **out)
+{
+    pthread_mutex_lock(&vram_lock);
+    CUresult res = CUDA_SUCCESS;
+    if (vram_ledger_handle)
+        goto out;
+    CUresult (*count_fn)(int *) = (CUresult(*)(int *))hook_real_fn(GPOOL_API_ID_cuDeviceGetCount);
+    int ndev = 0;
+    if (!count_fn) {
+        res = hook_real_missing(GPOOL_API_ID_cuDeviceGetCount);
+        goto out;
+    }
+    res = count_fn(&ndev);
+    if (res != CUDA_SUCCESS)
+        goto out;
+    if (ndev < 1)
+        ndev = 1;
+    if (ndev > LEDGER_MAX_DEVICES)
+        ndev = LEDGER_MAX_DEVICES;
+    struct ledger_limits create = {
+        .vram_bytes = cfg.have_vram ? cfg.vram_bytes : 0,
+        .compute_pct = cfg.have_pct ? cfg.compute_pct : 100,
+        .ndev = (uint32_t)ndev,
+    };
+    char err[256] = "";
+    int rc = ledger_open(NULL, cfg.name, &create, &vram_ledger_handle, err, sizeof(err));
+    if (rc < 0) {
+        LOG_ERROR("hook", "vGPU '%s': cannot open its ledger: %s (%s)", cfg.name, err,
+                  strerror(-rc));
+        vram_ledger_handle = NULL;
+        res = CUDA_ERROR_OPERATING_SYSTEM;
+        goto out;
+    }
+    warn_if_disagrees(vram_ledger_handle);
+out:
+    *out = vram_ledger_handle;
+    pthread_mutex_unlock(&vram_lock);
+    return res;
+}
+
+/* The current context's device. */
+static CUresult current_device(int *dev)
+{
+    CUresult (*fn)(CUdevice *) = (CUresult(*)(CUdevice *))hook_real_fn(GPOOL_API_ID_cuCtxGetDevice);
+    if (!fn)
+        return hook_real_missing(GPOOL_API_ID_cuCtxGetDevice);
+    CUdevice d = 0;
+    CUresult res = fn(&d);
+    *dev = (int)d;
+    return res;
+}
+
+static int round_granule(uint64_t bytes, uint64_t *out)
+{
+    if (bytes > UINT64_MAX - (HOOK_VRAM_GRANULE - 1))
+        return -1;
+    *out = (bytes + HOOK_VRAM_GRANULE - 1) & ~(HOOK_VRAM_GRANULE - 1);
+    return 0;
+}
+
+/* Bytes of pitch x height, rounded to the granule; -1 on overflow. */
+static int pitch_charge(uint64_t pitch, uint64_t height, uint64_t *out)
+{
+    if (pitch && height > UINT64_MAX / pitch)
+        return -1;
+    return round_granule(pitch * height, out);
+}
+
+/* The bytes an allocation call asks for, before the driver answers: 0 when the call is not one
+ * this file charges (or asks for nothing, which the driver refuses itself); -1 on overflow. */
+static int requested_charge(const struct hook_call *call, uint64_t *bytes)
+{
+    uint64_t raw;
+    switch (call->id) {
+    case GPOOL_API_ID_cuMemAlloc_v2:
+    case GPOOL_API_ID_cuMemAllocManaged:
+        raw = *(const size_t *)call->argv[1];
+        break;
+    case GPOOL_API_ID_cuMemAlloc:
+        raw = *(const unsigned int *)call->argv[1];
+        break;
+    case GPOOL_API_ID_cuMemAllocPitch_v2:
+    case GPOOL_API_ID_cuMemAllocPitch: {
+        uint64_t w, h;
+        if (call->id == GPOOL_API_ID_cuMemAllocPitch_v2) {
+            w = *(const size_t *)call->argv[2];
+            h = *(const size_t *)call->argv[3];
+        } else {
+            w = *(const unsigned int *)call->argv[2];
+            h = *(const unsigned int *)call->argv[3];
+        }
+        if (w == 0 || h == 0 || w > UINT64_MAX - HOOK_VRAM_PITCH_ALIGN) {
+            *bytes = 0;
+            return 0;
+        }
+        uint64_t est = (w + HOOK_VRAM_PITCH_ALIGN - 1) / HOOK_VRAM_PITCH_ALIGN * HOOK_VRAM_PITCH_ALIGN;
+        return pitch_charge(est, h, bytes);
+    }
+    default:
+        *bytes = 0;
+        return 0;
+    }
+    if (raw == 0) {
+        *bytes = 0;
+        return 0;
+    }
+    return round_granule(raw, bytes);
+}
+
+/* The pointer an allocation call returned. */
+static uint64_t returned_pointer(const struct hook_call *call)
+{
+    if (call->id == GPOOL_API_ID_cuMemAlloc || call->id == GPOOL_API_ID_cuMemAllocPitch)
+        return **(CUdeviceptr_v1 *const *)call->argv[0];
+    return **(CUdeviceptr *const *)call->argv[0];
+}
+
+/* Frees an allocation the driver made but the ledger could not take. */
+static void free_in_driver(uint64_t ptr)
+{
+    CUresult (*fn)(CUdeviceptr) = (CUresult(*)(CUdeviceptr))hook_real_fn(GPOOL_API_ID_cuMemFree_v2);
+    if (fn && fn((CUdeviceptr)ptr) != CUDA_SUCCESS)
+        LOG_WARN("hook", "cannot free 0x%llx after the ledger refused it", (unsigned long long)ptr);
+}
+
+static CUresult vram_alloc_before(struct hook_call *call)
+{
+    uint64_t bytes;
+    if (requested_charge(call, &bytes) < 0)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    if (bytes == 0)
+        return CUDA_SUCCESS; /* not charged here, or refused by the driver itself */
+    struct ledger *l;
+    CUresult res = hook_vram_ledger(&l);
+    if (res != CUDA_SUCCESS)
+        return res;
+    int dev;
+    res = current_device(&dev);
+    if (res != CUDA_SUCCESS)
+        return res;
+    if (dev < 0 || dev >= ledger_device_count(l))
+        return CUDA_ERROR_INVALID_DEVICE;
+    int rc = ledger_reserve(l, dev, bytes, &vram_ticket);
+    if (rc < 0) {
+        LOG_DEBUG("hook", "%s: %llu bytes on device %d refused by vGPU '%s': %s",
+                  gpool_api_table[call->id].name, (unsigned long long)bytes, dev, cfg.name,
+                  strerror(-rc));
+        return errno_result(rc);
+    }
+    call->state = 1;
+    return CUDA_SUCCESS;
+}
+
+static CUresult vram_alloc_after(struct hook_call *call, CUresult rc)
+{
+    if (!call->state)
+        return rc;
+    struct ledger *l = vram_ledger_handle; /* opened by before() */
+    if (rc != CUDA_SUCCESS) {
+        ledger_rollback(l, &vram_ticket);
+        return rc;
+    }
+    uint64_t ptr = returned_pointer(call);
+    if (call->id == GPOOL_API_ID_cuMemAllocPitch_v2 || call->id == GPOOL_API_ID_cuMemAllocPitch) {
+        uint64_t pitch, h, actual;
+        if (call->id == GPOOL_API_ID_cuMemAllocPitch_v2) {
+            pitch = **(size_t *const *)call->argv[1];
+            h = *(const size_t *)call->argv[3];
+        } else {
+            pitch = **(unsigned int *const *)call->argv[1];
+            h = *(const unsigned int *)call->argv[3];
+        }
+        if (pitch_charge(pitch, h, &actual) < 0 || actual == 0)
+            actual = vram_ticket.bytes;
+        if (actual != vram_ticket.bytes) {
+            /* The driver's pitch differs from the estimate: charge what it returned. */
+            int dev = vram_ticket.dev;
+            ledger_rollback(l, &vram_ticket);
+            int r = ledger_reserve(l, dev, actual, &vram_ticket);
+            if (r < 0) {
+                free_in_driver(ptr);
+                return errno_result(r);
+            }
+        }
+    }
+    int r = ledger_commit(l, &vram_ticket, ptr);
+    if (r == -EEXIST) {
+        /* The driver reused an address the ledger still holds: that allocation is gone. */
+        ledger_release(l, vram_ticket.dev, ptr, NULL);
+        r = ledger_commit(l, &vram_ticket, ptr);
+    }
+    if (r < 0) {
+        LOG_ERROR("hook", "%s: cannot record 0x%llx in vGPU '%s': %s",
+                  gpool_api_table[call->id].name, (unsigned long long)ptr, cfg.name,
+                  strerror(-r));
+        ledger_rollback(l, &vram_ticket);
+        free_in_driver(ptr);
+        return CUDA_ERROR_OPERATING_SYSTEM;
+    }
+    return CUDA_SUCCESS;
+}
+
+static CUresult vram_free_after(struct hook_call *call, CUresult rc)
+{
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    uint64_t ptr;
+    if (call->id == GPOOL_API_ID_cuMemFree_v2)
+        ptr = *(const CUdeviceptr *)call->argv[0];
+    else if (call->id == GPOOL_API_ID_cuMemFree)
+        ptr = *(const CUdeviceptr_v1 *)call->argv[0];
+    else
+        return rc;
+    struct ledger *l;
+    if (ptr == 0 || hook_vram_ledger(&l) != CUDA_SUCCESS)
+        return rc;
+    /* The allocation was charged to the device current when it was made: try that first. */
+    int cur = -1;
+    if (current_device(&cur) == CUDA_SUCCESS && ledger_release(l, cur, ptr, NULL) == 0)
+        return rc;
+    for (int d = 0; d < ledger_device_count(l); d++)
+        if (d != cur && ledger_release(l, d, ptr, NULL) == 0)
+            return rc;
+    LOG_DEBUG("hook", "cuMemFree(0x%llx): not an allocation the vGPU charged", (unsigned long long)ptr);
+    return rc;
+}
+
+static const struct hook_interceptor vram_alloc_interceptor = {vram_alloc_before, vram_alloc_after};
+static const struct hook_interceptor vram_free_interceptor = {NULL, vram_free_after};
+
+void hook_vram_init(void)
+{
+    if (hook_vram_config() < 0 || !cfg.enabled)
+        return;
+    hook_intercept_set(GPOOL_API_ALLOCATES, &vram_alloc_interceptor);
+    hook_intercept_set(GPOOL_API_FREES, &vram_free_interceptor);
+}
+
+CUresult hook_vram_on_init(int driver_ready)
+{
+    if (cfg.bad)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (!cfg.enabled || !driver_ready)
+        return CUDA_SUCCESS;
+    struct ledger *l;
+    return hook_vram_ledger(&l);
+}
+
+/*
+ * The vGPU's view of device dev: *total becomes min(cap, device total) and *free the part of it
+ * the vGPU has not used, never more than the device has free. Unchanged without a cap.
+ */
+static CUresult vram_view(int dev, uint64_t *free_bytes, uint64_t *total)
+{
+    if (!cfg.enabled)
+        return CUDA_SUCCESS;
+    struct ledger *l;
+    CUresult res = hook_vram_ledger(&l);
+    if (res != CUDA_SUCCESS)
+        return res;
+    uint64_t used = 0, cap = 0;
+    if (dev < 0 || dev >= ledger_device_count(l) || ledger_usage(l, dev, &used, &cap) < 0 || !cap)
+        return CUDA_SUCCESS;
+    if (cap < *total)
+        *total = cap;
+    if (free_bytes) {
+        uint64_t left = used >= *total ? 0 : *total - used;
+        if (left < *free_bytes)
+            *free_bytes = left;
+    }
+    return CUDA_SUCCESS;
+}
+
+CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total)
+{
+    hook_pfn_cuMemGetInfo_v2 real = (hook_pfn_cuMemGetInfo_v2)hook_real_fn(GPOOL_API_ID_cuMemGetInfo_v2);
+    if (!real)
+        return hook_real_missing(GPOOL_API_ID_cuMemGetInfo_v2);
+    CUresult rc = real(free_bytes, total);
+    int dev;
+    if (rc != CUDA_SUCCESS || !cfg.enabled || current_device(&dev) != CUDA_SUCCESS)
+        return rc;
+    uint64_t f = *free_bytes, t = *total;
+    rc = vram_view(dev, &f, &t);
+    *free_bytes = (size_t)f;
+    *total = (size_t)t;
+    return rc;
+}
+
+CUresult cuMemGetInfo(unsigned int *free_bytes, unsigned int *total)
+{
+    hook_pfn_cuMemGetInfo real = (hook_pfn_cuMemGetInfo)hook_real_fn(GPOOL_API_ID_cuMemGetInfo);
+    if (!real)
+        return hook_real_missing(GPOOL_API_ID_cuMemGetInfo);
+    CUresult rc = real(free_bytes, total);
+    int dev;
+    if (rc != CUDA_SUCCESS || !cfg.enabled || current_device(&dev) != CUDA_SUCCESS)
+        return rc;
+    uint64_t f = *free_bytes, t = *total;
+    rc = vram_view(dev, &f, &t);
+    *free_bytes = (unsigned int)f;
+    *total = (unsigned int)t;
+    return rc;
+}
+
+CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
+{
+    hook_pfn_cuDeviceTotalMem_v2 real =
+        (hook_pfn_cuDeviceTotalMem_v2)hook_real_fn(GPOOL_API_ID_cuDeviceTotalMem_v2);
+    if (!real)
+        return hook_real_missing(GPOOL_API_ID_cuDeviceTotalMem_v2);
+    CUresult rc = real(bytes, dev);
+    if (rc != CUDA_SUCCESS || !cfg.enabled)
+        return rc;
+    uint64_t t = *bytes;
+    rc = vram_view((int)dev, NULL, &t);
+    *bytes = (size_t)t;
+    return rc;
+}
+
+CUresult cuDeviceTotalMem(unsigned int *bytes, CUdevice dev)
+{
+    hook_pfn_cuDeviceTotalMem real = (hook_pfn_cuDeviceTotalMem)hook_real_fn(GPOOL_API_ID_cuDeviceTotalMem);
+    if (!real)
+        return hook_real_missing(GPOOL_API_ID_cuDeviceTotalMem);
+    CUresult rc = real(bytes, dev);
+    if (rc != CUDA_SUCCESS || !cfg.enabled)
+        return rc;
+    uint64_t t = *bytes;
+    rc = vram_view((int)dev, NULL, &t);
+    *bytes = (unsigned int)t;
+    return rc;
+}
