@@ -6,6 +6,7 @@
 #define GPOOL_CLI_H
 
 int cli_sim_main(int argc, char **argv);
+int cli_vgpu_main(int argc, char **argv);
 int cli_version_main(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
     {"sim", cli_sim_main, "Lists and removes simulated GPU instances (gpool sim ls|reset)"},
+    {"vgpu", cli_vgpu_main, "Manages local vGPU ledgers (gpool vgpu create|show|set|reap)"},
     {"version", cli_version_main, "Prints gpool's version"},
 };
 

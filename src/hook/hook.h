@@ -93,4 +93,9 @@ void hook_vram_init(void);
  * ledger. CUDA_SUCCESS without a vGPU. */
 CUresult hook_vram_on_init(int driver_ready);
 
+/* compute.c: when a vGPU is named (GPOOL_VGPU), installs the compute-share interceptor on
+ * LAUNCHES: every launch waits for the vGPU's GPU-time credit and is charged its measured time.
+ * Called by hook_intercept_init. */
+void hook_compute_init(void);
+
 #endif /* GPOOL_HOOK_H */

@@ -48,6 +48,7 @@ static const struct hook_interceptor trace_interceptor = {trace_before, NULL};
 void hook_intercept_init(void)
 {
     hook_vram_init();
+    hook_compute_init();
     const char *path = getenv("GPOOL_HOOK_TRACE");
     if (!path || !*path)
         return;

@@ -13,9 +13,15 @@
  * opened (created by the first process) once the driver is initialised.
  *
  * Allocation is check-reserve in the ledger -> driver allocation -> commit (key: the returned
- * pointer) or roll back; past the cap the application gets CUDA_ERROR_OUT_OF_MEMORY and the
- * driver is not called. Every charge is rounded up to HOOK_VRAM_GRANULE. Frees go to the driver
- * first and are credited on success.
+ * pointer, or the handle tagged with its kind) or roll back; past the cap the application gets
+ * CUDA_ERROR_OUT_OF_MEMORY and the driver is not called. Every charge is rounded up to
+ * HOOK_VRAM_GRANULE. Frees go to the driver first and are credited on success.
+ *
+ * Charged: cuMemAlloc, AllocPitch (the returned pitch), AllocManaged, arrays and mipmapped arrays
+ * (the driver's backing: rows padded to 512 bytes), cuMemAllocAsync / AllocFromPoolAsync (at
+ * allocation; credited when cuMemFreeAsync is enqueued or cuMemFree frees the block), cuMemCreate
+ * (device locations; credited at cuMemRelease). Not charged: IPC and shareable-handle imports (the
+ * exporter pays), host memory. See docs/internals/hook.md for why and for what is left.
  */
 #include "hook.h"
 
@@ -34,6 +40,8 @@
 /* cuMemAllocPitch's pitch is estimated as the width rounded to this before the driver answers;
  * the charge is then corrected to the pitch it returned. */
 #define HOOK_VRAM_PITCH_ALIGN 512ull
+/* Array rows are padded to this by the driver (the simulator's SIM_ARRAY_ROW_ALIGN). */
+#define HOOK_VRAM_ARRAY_ROW_ALIGN 512ull
 
 static struct {
     int enabled;          /* GPOOL_VGPU set */
@@ -188,6 +196,133 @@ static int pitch_charge(uint64_t pitch, uint64_t height, uint64_t *out)
     return round_granule(pitch * height, out);
 }
 
+/* Bytes per element of an array format with nch channels, as the driver lays it out; 0 for a
+ * pair the driver refuses or a format this file does not size (block-compressed, planar YUV):
+ * such arrays are left to the driver uncharged. */
+static uint64_t array_element_size(CUarray_format f, unsigned nch)
+{
+    if (nch != 1 && nch != 2 && nch != 4)
+        return 0;
+    switch ((int)f) {
+    case CU_AD_FORMAT_UNSIGNED_INT8:
+    case CU_AD_FORMAT_SIGNED_INT8:
+        return nch;
+    case CU_AD_FORMAT_UNSIGNED_INT16:
+    case CU_AD_FORMAT_SIGNED_INT16:
+    case CU_AD_FORMAT_HALF:
+        return 2u * nch;
+    case CU_AD_FORMAT_UNSIGNED_INT32:
+    case CU_AD_FORMAT_SIGNED_INT32:
+    case CU_AD_FORMAT_FLOAT:
+        return 4u * nch;
+    case CU_AD_FORMAT_UNORM_INT8X1:
+    case CU_AD_FORMAT_SNORM_INT8X1:
+        return nch == 1 ? 1 : 0;
+    case CU_AD_FORMAT_UNORM_INT8X2:
+    case CU_AD_FORMAT_SNORM_INT8X2:
+        return nch == 2 ? 2 : 0;
+    case CU_AD_FORMAT_UNORM_INT8X4:
+    case CU_AD_FORMAT_SNORM_INT8X4:
+        return nch == 4 ? 4 : 0;
+    case CU_AD_FORMAT_UNORM_INT16X1:
+    case CU_AD_FORMAT_SNORM_INT16X1:
+        return nch == 1 ? 2 : 0;
+    case CU_AD_FORMAT_UNORM_INT16X2:
+    case CU_AD_FORMAT_SNORM_INT16X2:
+        return nch == 2 ? 4 : 0;
+    case CU_AD_FORMAT_UNORM_INT16X4:
+    case CU_AD_FORMAT_SNORM_INT16X4:
+        return nch == 4 ? 8 : 0;
+    case CU_AD_FORMAT_UNORM_INT_101010_2:
+        return nch == 4 ? 4 : 0;
+    default:
+        return 0;
+    }
+}
+
+/* Bytes of one array level W x H x D (H, D may be 0): rows padded to HOOK_VRAM_ARRAY_ROW_ALIGN,
+ * one after another for every row, layer and depth slice. -1 on overflow. */
+static int array_level_bytes(uint64_t elem, uint64_t w, uint64_t h, uint64_t d, uint64_t *out)
+{
+    if (w > UINT32_MAX || h > UINT32_MAX || d > UINT32_MAX)
+        return -1;
+    uint64_t row = w * elem; /* elem <= 16 */
+    uint64_t pitch = (row + HOOK_VRAM_ARRAY_ROW_ALIGN - 1) / HOOK_VRAM_ARRAY_ROW_ALIGN *
+                     HOOK_VRAM_ARRAY_ROW_ALIGN;
+    uint64_t rows = (h ? h : 1) * (d ? d : 1); /* < 2^64 */
+    if (pitch && rows > UINT64_MAX / pitch)
+        return -1;
+    *out = pitch * rows;
+    return 0;
+}
+
+/* The charge of an array or mipmapped array creation: the backing block the driver makes (all
+ * levels of a mipmapped array in one block), rounded to the granule. 0 for a deferred-mapping
+ * array (the driver backs nothing), a format this file does not size, or a missing descriptor. */
+static int array_charge(const struct hook_call *call, uint64_t *bytes)
+{
+    uint64_t w, h, d = 0, elem;
+    unsigned flags = 0, levels = 1;
+    *bytes = 0;
+    switch (call->id) {
+    case GPOOL_API_ID_cuArrayCreate: {
+        const CUDA_ARRAY_DESCRIPTOR_v1 *a = *(const CUDA_ARRAY_DESCRIPTOR_v1 *const *)call->argv[1];
+        if (!a)
+            return 0;
+        w = a->Width, h = a->Height, elem = array_element_size(a->Format, a->NumChannels);
+        break;
+    }
+    case GPOOL_API_ID_cuArrayCreate_v2: {
+        const CUDA_ARRAY_DESCRIPTOR *a = *(const CUDA_ARRAY_DESCRIPTOR *const *)call->argv[1];
+        if (!a)
+            return 0;
+        w = a->Width, h = a->Height, elem = array_element_size(a->Format, a->NumChannels);
+        break;
+    }
+    case GPOOL_API_ID_cuArray3DCreate: {
+        const CUDA_ARRAY3D_DESCRIPTOR_v1 *a =
+            *(const CUDA_ARRAY3D_DESCRIPTOR_v1 *const *)call->argv[1];
+        if (!a)
+            return 0;
+        w = a->Width, h = a->Height, d = a->Depth, flags = a->Flags;
+        elem = array_element_size(a->Format, a->NumChannels);
+        break;
+    }
+    default: { /* cuArray3DCreate_v2, cuMipmappedArrayCreate */
+        const CUDA_ARRAY3D_DESCRIPTOR *a = *(const CUDA_ARRAY3D_DESCRIPTOR *const *)call->argv[1];
+        if (!a)
+            return 0;
+        w = a->Width, h = a->Height, d = a->Depth, flags = a->Flags;
+        elem = array_element_size(a->Format, a->NumChannels);
+        if (call->id == GPOOL_API_ID_cuMipmappedArrayCreate)
+            levels = *(const unsigned int *)call->argv[2];
+        break;
+    }
+    }
+    if (!elem || (flags & CUDA_ARRAY3D_DEFERRED_MAPPING) || levels == 0 || levels > 64)
+        return 0;
+    /* Level i halves every extent but the layer count (layered and cubemap arrays keep Depth). */
+    int layered = !!(flags & (CUDA_ARRAY3D_LAYERED | CUDA_ARRAY3D_CUBEMAP));
+    uint64_t total = 0;
+    for (unsigned i = 0; i < levels; i++) {
+        uint64_t lw = w >> i ? w >> i : 1, lh = h, ld = d, lb;
+        if (h)
+            lh = h >> i ? h >> i : 1;
+        if (d && !layered)
+            ld = d >> i ? d >> i : 1;
+        if (array_level_bytes(elem, lw, lh, ld, &lb) < 0 || lb > UINT64_MAX - total)
+            return -1;
+        total += lb;
+    }
+    return round_granule(total, bytes);
+}
+
+/* Ledger keys of handles that are not device pointers carry a kind tag in the top bits, so a
+ * handle can never be mistaken for a pointer (or another kind's handle) of the same value. */
+#define HOOK_VRAM_KEY_ARRAY (1ull << 60)
+#define HOOK_VRAM_KEY_MIPMAP (2ull << 60)
+#define HOOK_VRAM_KEY_VMM (3ull << 60)
+
 /* The bytes an allocation call asks for, before the driver answers: 0 when the call is not one
  * this file charges (or asks for nothing, which the driver refuses itself); -1 on overflow. */
 static int requested_charge(const struct hook_call *call, uint64_t *bytes)
@@ -218,6 +353,28 @@ static int requested_charge(const struct hook_call *call, uint64_t *bytes)
         uint64_t est = (w + HOOK_VRAM_PITCH_ALIGN - 1) / HOOK_VRAM_PITCH_ALIGN * HOOK_VRAM_PITCH_ALIGN;
         return pitch_charge(est, h, bytes);
     }
+    case GPOOL_API_ID_cuMemAllocAsync:
+    case GPOOL_API_ID_cuMemAllocAsync_ptsz:
+    case GPOOL_API_ID_cuMemAllocFromPoolAsync:
+    case GPOOL_API_ID_cuMemAllocFromPoolAsync_ptsz:
+        raw = *(const size_t *)call->argv[1];
+        break;
+    case GPOOL_API_ID_cuMemCreate: {
+        const CUmemAllocationProp *prop = *(const CUmemAllocationProp *const *)call->argv[2];
+        /* Only device memory is VRAM; the driver refuses a missing prop itself. */
+        if (!prop || prop->location.type != CU_MEM_LOCATION_TYPE_DEVICE) {
+            *bytes = 0;
+            return 0;
+        }
+        raw = *(const size_t *)call->argv[1];
+        break;
+    }
+    case GPOOL_API_ID_cuArrayCreate:
+    case GPOOL_API_ID_cuArrayCreate_v2:
+    case GPOOL_API_ID_cuArray3DCreate:
+    case GPOOL_API_ID_cuArray3DCreate_v2:
+    case GPOOL_API_ID_cuMipmappedArrayCreate:
+        return array_charge(call, bytes);
     default:
         *bytes = 0;
         return 0;
@@ -229,12 +386,66 @@ static int requested_charge(const struct hook_call *call, uint64_t *bytes)
     return round_granule(raw, bytes);
 }
 
-/* The pointer an allocation call returned. */
+static void free_in_driver(uint64_t ptr);
+
+/* The ledger key of what an allocation call returned: the pointer, or the tagged handle. */
 static uint64_t returned_pointer(const struct hook_call *call)
 {
-    if (call->id == GPOOL_API_ID_cuMemAlloc || call->id == GPOOL_API_ID_cuMemAllocPitch)
+    switch (call->id) {
+    case GPOOL_API_ID_cuMemAlloc:
+    case GPOOL_API_ID_cuMemAllocPitch:
         return **(CUdeviceptr_v1 *const *)call->argv[0];
-    return **(CUdeviceptr *const *)call->argv[0];
+    case GPOOL_API_ID_cuArrayCreate:
+    case GPOOL_API_ID_cuArrayCreate_v2:
+    case GPOOL_API_ID_cuArray3DCreate:
+    case GPOOL_API_ID_cuArray3DCreate_v2:
+        return (uint64_t)(uintptr_t) * *(CUarray *const *)call->argv[0] ^ HOOK_VRAM_KEY_ARRAY;
+    case GPOOL_API_ID_cuMipmappedArrayCreate:
+        return (uint64_t)(uintptr_t) * *(CUmipmappedArray *const *)call->argv[0] ^
+               HOOK_VRAM_KEY_MIPMAP;
+    case GPOOL_API_ID_cuMemCreate:
+        return (uint64_t) * *(CUmemGenericAllocationHandle *const *)call->argv[0] ^
+               HOOK_VRAM_KEY_VMM;
+    default:
+        return **(CUdeviceptr *const *)call->argv[0];
+    }
+}
+
+/* Undoes an allocation the driver made but the ledger could not take. */
+static void undo_in_driver(const struct hook_call *call, uint64_t key)
+{
+    CUresult r = CUDA_SUCCESS;
+    switch (call->id) {
+    case GPOOL_API_ID_cuArrayCreate:
+    case GPOOL_API_ID_cuArrayCreate_v2:
+    case GPOOL_API_ID_cuArray3DCreate:
+    case GPOOL_API_ID_cuArray3DCreate_v2: {
+        CUresult (*fn)(CUarray) = (CUresult(*)(CUarray))hook_real_fn(GPOOL_API_ID_cuArrayDestroy);
+        if (fn)
+            r = fn(**(CUarray *const *)call->argv[0]);
+        break;
+    }
+    case GPOOL_API_ID_cuMipmappedArrayCreate: {
+        CUresult (*fn)(CUmipmappedArray) =
+            (CUresult(*)(CUmipmappedArray))hook_real_fn(GPOOL_API_ID_cuMipmappedArrayDestroy);
+        if (fn)
+            r = fn(**(CUmipmappedArray *const *)call->argv[0]);
+        break;
+    }
+    case GPOOL_API_ID_cuMemCreate: {
+        CUresult (*fn)(CUmemGenericAllocationHandle) =
+            (CUresult(*)(CUmemGenericAllocationHandle))hook_real_fn(GPOOL_API_ID_cuMemRelease);
+        if (fn)
+            r = fn(**(CUmemGenericAllocationHandle *const *)call->argv[0]);
+        break;
+    }
+    default:
+        free_in_driver(key);
+        return;
+    }
+    if (r != CUDA_SUCCESS)
+        LOG_WARN("hook", "%s: cannot undo 0x%llx after the ledger refused it",
+                 gpool_api_table[call->id].name, (unsigned long long)key);
 }
 
 /* Frees an allocation the driver made but the ledger could not take. */
@@ -257,9 +468,14 @@ static CUresult vram_alloc_before(struct hook_call *call)
     if (res != CUDA_SUCCESS)
         return res;
     int dev;
-    res = current_device(&dev);
-    if (res != CUDA_SUCCESS)
-        return res;
+    if (call->id == GPOOL_API_ID_cuMemCreate) {
+        /* Physical memory is charged to the device it is made on, not the current one. */
+        dev = (*(const CUmemAllocationProp *const *)call->argv[2])->location.id;
+    } else {
+        res = current_device(&dev);
+        if (res != CUDA_SUCCESS)
+            return res;
+    }
     if (dev < 0 || dev >= ledger_device_count(l))
         return CUDA_ERROR_INVALID_DEVICE;
     int rc = ledger_reserve(l, dev, bytes, &vram_ticket);
@@ -316,7 +532,7 @@ static CUresult vram_alloc_after(struct hook_call *call, CUresult rc)
                   gpool_api_table[call->id].name, (unsigned long long)ptr, cfg.name,
                   strerror(-r));
         ledger_rollback(l, &vram_ticket);
-        free_in_driver(ptr);
+        undo_in_driver(call, ptr);
         return CUDA_ERROR_OPERATING_SYSTEM;
     }
     return CUDA_SUCCESS;
@@ -331,8 +547,16 @@ static CUresult vram_free_after(struct hook_call *call, CUresult rc)
         ptr = *(const CUdeviceptr *)call->argv[0];
     else if (call->id == GPOOL_API_ID_cuMemFree)
         ptr = *(const CUdeviceptr_v1 *)call->argv[0];
+    else if (call->id == GPOOL_API_ID_cuMemFreeAsync || call->id == GPOOL_API_ID_cuMemFreeAsync_ptsz)
+        ptr = *(const CUdeviceptr *)call->argv[0]; /* credited when the free is enqueued */
+    else if (call->id == GPOOL_API_ID_cuArrayDestroy)
+        ptr = (uint64_t)(uintptr_t) * (const CUarray *)call->argv[0] ^ HOOK_VRAM_KEY_ARRAY;
+    else if (call->id == GPOOL_API_ID_cuMipmappedArrayDestroy)
+        ptr = (uint64_t)(uintptr_t) * (const CUmipmappedArray *)call->argv[0] ^ HOOK_VRAM_KEY_MIPMAP;
+    else if (call->id == GPOOL_API_ID_cuMemRelease)
+        ptr = (uint64_t) * (const CUmemGenericAllocationHandle *)call->argv[0] ^ HOOK_VRAM_KEY_VMM;
     else
-        return rc;
+        return rc; /* IPC close, host memory, pool trim: nothing the vGPU charged */
     struct ledger *l;
     if (ptr == 0 || hook_vram_ledger(&l) != CUDA_SUCCESS)
         return rc;
@@ -343,7 +567,8 @@ static CUresult vram_free_after(struct hook_call *call, CUresult rc)
     for (int d = 0; d < ledger_device_count(l); d++)
         if (d != cur && ledger_release(l, d, ptr, NULL) == 0)
             return rc;
-    LOG_DEBUG("hook", "cuMemFree(0x%llx): not an allocation the vGPU charged", (unsigned long long)ptr);
+    LOG_DEBUG("hook", "%s(0x%llx): not an allocation the vGPU charged",
+              gpool_api_table[call->id].name, (unsigned long long)ptr);
     return rc;
 }
 

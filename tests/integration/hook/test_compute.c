@@ -1,0 +1,238 @@
+/*
+ * The local vGPU's compute share through the hook, over the simulated GPU. Run as
+ * `test_hook_compute <mode>`; GPOOL_VGPU, GPOOL_COMPUTE_LIMIT (1%) and GPOOL_VGPU_DIR come from
+ * the test's environment. Nothing here depends on timings: the test asserts what the ledger
+ * counted (launches charged and throttled, the limits' generation); alarm() only guards hangs.
+ *
+ *   throttle  N launches through every launch path are each charged once, and the tiny share
+ *             throttles at least one of them
+ *   raise     another process raises the share to 100% with ledger_set_limits: the running
+ *             process follows the new generation and is throttled no more
+ */
+#include <cuda.h>
+
+#include "check.h"
+#include "gpool/ledger.h"
+
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* One thread counting to n: a kernel that takes measurable time on the simulator. */
+static const char spin_ptx[] =
+    ".version 7.0\n"
+    ".target sm_80\n"
+    ".address_size 64\n"
+    ".visible .entry spin(.param .u64 out, .param .u32 n)\n"
+    "{\n"
+    "  .reg .u32 %r<4>;\n"
+    "  .reg .u64 %rd<3>;\n"
+    "  .reg .pred %p;\n"
+    "  ld.param.u64 %rd1, [out];\n"
+    "  ld.param.u32 %r1, [n];\n"
+    "  mov.u32 %r2, 0;\n"
+    "  mov.u32 %r3, 0;\n"
+    "LOOP:\n"
+    "  setp.ge.u32 %p, %r2, %r1;\n"
+    "  @%p bra DONE;\n"
+    "  add.u32 %r3, %r3, %r2;\n"
+    "  add.u32 %r2, %r2, 1;\n"
+    "  bra LOOP;\n"
+    "DONE:\n"
+    "  cvta.to.global.u64 %rd2, %rd1;\n"
+    "  st.global.u32 [%rd2], %r3;\n"
+    "  ret;\n"
+    "}\n";
+
+#define SPIN_ITERS 2000u
+
+static CUfunction spin;
+static CUdeviceptr out;
+static unsigned int iters = SPIN_ITERS;
+static void *spin_args[] = {&out, &iters};
+
+static void init_cuda(void)
+{
+    CUdevice dev;
+    CUcontext ctx;
+    CUmodule mod;
+    REQUIRE_OK(cuInit(0));
+    REQUIRE_OK(cuDeviceGet(&dev, 0));
+    REQUIRE_OK(cuDevicePrimaryCtxRetain(&ctx, dev));
+    REQUIRE_OK(cuCtxSetCurrent(ctx));
+    REQUIRE_OK(cuModuleLoadData(&mod, spin_ptx));
+    REQUIRE_OK(cuModuleGetFunction(&spin, mod, "spin"));
+    REQUIRE_OK(cuMemAlloc(&out, 4));
+}
+
+static struct ledger *open_ledger(void)
+{
+    struct ledger *l = NULL;
+    char err[256] = "";
+    int rc = ledger_open(NULL, getenv("GPOOL_VGPU"), NULL, &l, err, sizeof(err));
+    REQUIRE(rc == 0, "ledger_open: %d %s", rc, err);
+    return l;
+}
+
+static struct ledger_stats stats(struct ledger *l)
+{
+    struct ledger_stats s;
+    memset(&s, 0, sizeof(s));
+    CHECK_OK(ledger_get_stats(l, &s));
+    return s;
+}
+
+static void launch_plain(void)
+{
+    CHECK_OK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, NULL, spin_args, NULL));
+}
+
+/* One launch through each path the table tags LAUNCHES and this file can reach simply;
+ * returns how many launches it made. */
+static int launch_every_path(CUstream stream, CUgraphExec exec)
+{
+    int n = 0;
+    launch_plain();
+    n++;
+    CHECK_OK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, stream, spin_args, NULL));
+    n++;
+    CUlaunchConfig cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.gridDimX = cfg.gridDimY = cfg.gridDimZ = 1;
+    cfg.blockDimX = cfg.blockDimY = cfg.blockDimZ = 1;
+    cfg.hStream = stream;
+    CHECK_OK(cuLaunchKernelEx(&cfg, spin, spin_args, NULL));
+    n++;
+    CHECK_OK(cuLaunchCooperativeKernel(spin, 1, 1, 1, 1, 1, 1, 0, stream, spin_args));
+    n++;
+    CHECK_OK(cuGraphLaunch(exec, stream));
+    n++;
+    /* The per-thread-default-stream variant, as a program built with --default-stream
+     * per-thread reaches it. */
+    void *fn = NULL;
+    CUdriverProcAddressQueryResult q;
+    CHECK_OK(cuGetProcAddress_v2("cuLaunchKernel", &fn, 12000,
+                                 CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM, &q));
+    if (fn) {
+        CUresult (*ptsz)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
+                         unsigned, CUstream, void **, void **) = fn;
+        CHECK_OK(ptsz(spin, 1, 1, 1, 1, 1, 1, 0, NULL, spin_args, NULL));
+        n++;
+    }
+    return n;
+}
+
+static CUgraphExec make_graph(void)
+{
+    CUgraph g;
+    CUgraphNode node;
+    CUgraphExec exec;
+    CUDA_KERNEL_NODE_PARAMS p;
+    memset(&p, 0, sizeof(p));
+    p.func = spin;
+    p.gridDimX = p.gridDimY = p.gridDimZ = 1;
+    p.blockDimX = p.blockDimY = p.blockDimZ = 1;
+    p.kernelParams = spin_args;
+    REQUIRE_OK(cuGraphCreate(&g, 0));
+    REQUIRE_OK(cuGraphAddKernelNode(&node, g, NULL, 0, &p));
+    REQUIRE_OK(cuGraphInstantiate(&exec, g, 0));
+    return exec;
+}
+
+static void test_throttle(void)
+{
+    init_cuda();
+    struct ledger *l = open_ledger();
+    CUstream stream;
+    REQUIRE_OK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+    CUgraphExec exec = make_graph();
+    struct ledger_stats s0 = stats(l);
+
+    int n = 0;
+    for (int round = 0; round < 3; round++) {
+        n += launch_every_path(stream, exec);
+        CHECK_OK(cuCtxSynchronize());
+    }
+    /* Samples are collected at the next launch: this one flushes the rounds above (itself may
+     * stay uncollected). */
+    launch_plain();
+    CHECK_OK(cuCtxSynchronize());
+    struct ledger_stats s1 = stats(l);
+    uint64_t charged = s1.launches_charged - s0.launches_charged;
+    CHECK(charged >= (uint64_t)n && charged <= (uint64_t)n + 1, "%d launches, %llu charged", n,
+          (unsigned long long)charged);
+    CHECK(s1.launches_throttled - s0.launches_throttled >= 1, "throttled %llu",
+          (unsigned long long)(s1.launches_throttled - s0.launches_throttled));
+    CHECK(s1.gpu_ns_charged > s0.gpu_ns_charged, "no GPU time charged");
+    ledger_close(l);
+}
+
+static void test_raise(void)
+{
+    init_cuda();
+    struct ledger *l = open_ledger();
+    struct ledger_limits lim;
+    REQUIRE_OK(ledger_get_limits(l, &lim));
+    REQUIRE(lim.compute_pct == 1, "share %u%%", lim.compute_pct);
+
+    /* Throttled at 1%: launch (synchronising, so each charge lands) until the ledger says so. */
+    while (stats(l).launches_throttled == 0) {
+        launch_plain();
+        CHECK_OK(cuCtxSynchronize());
+    }
+
+    pid_t pid = fork();
+    REQUIRE(pid >= 0, "fork");
+    if (pid == 0) {
+        struct ledger *cl = NULL;
+        char err[256] = "";
+        if (ledger_open(NULL, getenv("GPOOL_VGPU"), NULL, &cl, err, sizeof(err)) < 0)
+            _exit(2);
+        struct ledger_limits up = lim;
+        up.compute_pct = 100;
+        uint64_t gen = 0;
+        int rc = ledger_set_limits(cl, &up, &gen);
+        ledger_close(cl);
+        _exit(rc == 0 && gen == lim.generation + 1 ? 0 : 3);
+    }
+    int st = 0;
+    REQUIRE(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+            "the other process could not raise the share (status %d)", st);
+
+    struct ledger_limits now;
+    CHECK_OK(ledger_get_limits(l, &now));
+    CHECK(now.generation == lim.generation + 1 && now.compute_pct == 100, "generation %llu, %u%%",
+          (unsigned long long)now.generation, now.compute_pct);
+    struct ledger_stats s0 = stats(l);
+    for (int i = 0; i < 20; i++)
+        launch_plain();
+    CHECK_OK(cuCtxSynchronize());
+    struct ledger_stats s1 = stats(l);
+    CHECK(s1.launches_throttled == s0.launches_throttled, "throttled %llu more at 100%%",
+          (unsigned long long)(s1.launches_throttled - s0.launches_throttled));
+    /* At most the launches still being measured when the share changed are charged after it. */
+    CHECK(s1.launches_charged - s0.launches_charged <= 2, "charged %llu at 100%%",
+          (unsigned long long)(s1.launches_charged - s0.launches_charged));
+    ledger_close(l);
+}
+
+int main(int argc, char **argv)
+{
+    REQUIRE(argc == 2, "usage: test_hook_compute throttle|raise");
+    alarm(100); /* a hang guard only */
+    /* Start from no ledger: this process creates it with GPOOL_COMPUTE_LIMIT. */
+    char path[4096];
+    REQUIRE_OK(ledger_dir(path, sizeof(path)));
+    size_t n = strlen(path);
+    snprintf(path + n, sizeof(path) - n, "/gpool-vgpu-%s", getenv("GPOOL_VGPU"));
+    unlink(path);
+    if (strcmp(argv[1], "throttle") == 0)
+        test_throttle();
+    else if (strcmp(argv[1], "raise") == 0)
+        test_raise();
+    else
+        REQUIRE(0, "unknown mode '%s'", argv[1]);
+    return check_done(argv[1]);
+}

@@ -1,0 +1,302 @@
+/*
+ * The VRAM cap on the allocation paths beyond cuMemAlloc (src/hook/vram.c), through the hook
+ * over the simulated GPU, under a 64 MiB cap on an 80 GB device. Run as
+ * `test_hook_vram_paths <mode>`; GPOOL_VGPU, GPOOL_VRAM_LIMIT and GPOOL_VGPU_DIR come from the
+ * environment. The simulator is also opened directly (GPOOL_REAL_DRIVER) to read what the device
+ * really has free: each charge must equal what the driver charged, and a refused call must not
+ * have reached the driver.
+ *
+ *   arrays  cuArrayCreate_v2, cuArray3DCreate_v2, cuMipmappedArrayCreate and their destroys
+ *   async   cuMemAllocAsync, cuMemAllocFromPoolAsync; cuMemFreeAsync and cuMemFree of a block
+ *   vmm     cuMemCreate / cuMemRelease
+ *   ipc     a second process opens an IPC handle of a full vGPU: it charges nothing
+ */
+#include <cuda.h>
+
+#include "check.h"
+#include "gpool/ledger.h"
+
+#include <dlfcn.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define KIB 1024ull
+#define MIB (1024ull * 1024ull)
+#define CAP (64 * MIB)
+
+static CUresult (*sim_mem_get_info)(size_t *, size_t *);
+
+static void init_cuda(void)
+{
+    CUdevice dev;
+    CUcontext ctx;
+    REQUIRE_OK(cuInit(0));
+    REQUIRE_OK(cuDeviceGet(&dev, 0));
+    REQUIRE_OK(cuDevicePrimaryCtxRetain(&ctx, dev));
+    REQUIRE_OK(cuCtxSetCurrent(ctx));
+    /* The hook already loaded the simulator: this is the same object, not a second copy. */
+    void *sim = dlopen(getenv("GPOOL_REAL_DRIVER"), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+    REQUIRE(sim, "the simulator is loaded: %s", dlerror());
+    sim_mem_get_info = (CUresult(*)(size_t *, size_t *))dlsym(sim, "cuMemGetInfo_v2");
+    REQUIRE(sim_mem_get_info, "simulator cuMemGetInfo_v2");
+}
+
+/* Bytes the device (not the vGPU) has free, as the simulator itself reports it. */
+static uint64_t device_free(void)
+{
+    size_t f = 0, t = 0;
+    CHECK_OK(sim_mem_get_info(&f, &t));
+    return f;
+}
+
+static struct ledger *open_ledger(void)
+{
+    struct ledger *l = NULL;
+    char err[256] = "";
+    int rc = ledger_open(NULL, getenv("GPOOL_VGPU"), NULL, &l, err, sizeof(err));
+    REQUIRE(rc == 0, "ledger_open: %d %s", rc, err);
+    return l;
+}
+
+static uint64_t vgpu_used(struct ledger *l)
+{
+    uint64_t used = 0, cap = 0;
+    CHECK_OK(ledger_usage(l, 0, &used, &cap));
+    CHECK(cap == CAP, "ledger cap %llu", (unsigned long long)cap);
+    return used;
+}
+
+static void check_ledger(struct ledger *l)
+{
+    char err[256] = "";
+    int rc = ledger_check(l, err, sizeof(err));
+    CHECK(rc == 0, "ledger_check: %d %s", rc, err);
+}
+
+#define CHECK_USED(l, want)                                                                        \
+    CHECK(vgpu_used(l) == (want), "vGPU uses %llu, expected %llu",                                 \
+          (unsigned long long)vgpu_used(l), (unsigned long long)(want))
+
+static void test_arrays(void)
+{
+    init_cuda();
+    struct ledger *l = open_ledger();
+    uint64_t dev0 = device_free();
+
+    /* 1000 floats a row = 4000 bytes, padded to 4096, x 1024 rows = 4 MiB. */
+    CUDA_ARRAY_DESCRIPTOR d2 = {.Width = 1000, .Height = 1024, .Format = CU_AD_FORMAT_FLOAT,
+                                .NumChannels = 1};
+    /* 100 bytes a row, padded to 512, x 64 rows x 16 slices = 512 KiB. */
+    CUDA_ARRAY3D_DESCRIPTOR d3 = {.Width = 100, .Height = 64, .Depth = 16,
+                                  .Format = CU_AD_FORMAT_UNSIGNED_INT8, .NumChannels = 1};
+    /* 256x256 float4, 3 levels: 4096 x 256 + 2048 x 128 + 1024 x 64 = 1344 KiB. */
+    CUDA_ARRAY3D_DESCRIPTOR dm = {.Width = 256, .Height = 256, .Format = CU_AD_FORMAT_FLOAT,
+                                  .NumChannels = 4};
+    CUarray a2, a3, extra;
+    CUmipmappedArray m, mextra;
+    CHECK_OK(cuArrayCreate(&a2, &d2));
+    CHECK_USED(l, 4 * MIB);
+    CHECK_OK(cuArray3DCreate(&a3, &d3));
+    CHECK_USED(l, 4 * MIB + 512 * KIB);
+    CHECK_OK(cuMipmappedArrayCreate(&m, &dm, 3));
+    uint64_t used = 4 * MIB + 512 * KIB + 1344 * KIB;
+    CHECK_USED(l, used);
+    CHECK(dev0 - device_free() == used, "the driver charged %llu, the vGPU %llu",
+          (unsigned long long)(dev0 - device_free()), (unsigned long long)used);
+    /* A deferred-mapping array has no backing: nothing is charged. */
+    CUDA_ARRAY3D_DESCRIPTOR dd = d3;
+    dd.Flags = CUDA_ARRAY3D_DEFERRED_MAPPING;
+    CUarray deferred;
+    CHECK_OK(cuArray3DCreate(&deferred, &dd));
+    CHECK_USED(l, used);
+
+    /* Fill the vGPU, then every array path is refused without reaching the driver. */
+    CUdeviceptr rest;
+    CHECK_OK(cuMemAlloc(&rest, CAP - used));
+    CHECK_USED(l, CAP);
+    uint64_t dev_full = device_free();
+    CUDA_ARRAY_DESCRIPTOR small = {.Width = 1, .Height = 1, .Format = CU_AD_FORMAT_UNSIGNED_INT8,
+                                   .NumChannels = 1};
+    CUDA_ARRAY3D_DESCRIPTOR small3 = {.Width = 1, .Height = 1, .Depth = 1,
+                                      .Format = CU_AD_FORMAT_UNSIGNED_INT8, .NumChannels = 1};
+    CHECK_RC(cuArrayCreate(&extra, &small), CUDA_ERROR_OUT_OF_MEMORY);
+    CHECK_RC(cuArray3DCreate(&extra, &small3), CUDA_ERROR_OUT_OF_MEMORY);
+    CHECK_RC(cuMipmappedArrayCreate(&mextra, &small3, 1), CUDA_ERROR_OUT_OF_MEMORY);
+    CHECK(device_free() == dev_full, "a refused array reached the driver");
+    CHECK_USED(l, CAP);
+
+    /* Destroys credit exactly. */
+    CHECK_OK(cuArrayDestroy(a2));
+    CHECK_USED(l, CAP - 4 * MIB);
+    CHECK_OK(cuMipmappedArrayDestroy(m));
+    CHECK_USED(l, CAP - 4 * MIB - 1344 * KIB);
+    CHECK_OK(cuArrayDestroy(a3));
+    CHECK_OK(cuArrayDestroy(deferred));
+    CHECK_OK(cuMemFree(rest));
+    CHECK_USED(l, 0);
+    CHECK(device_free() == dev0, "device free %llu, was %llu", (unsigned long long)device_free(),
+          (unsigned long long)dev0);
+    /* An unknown handle is still passed to the driver (which refuses it). */
+    CHECK(cuArrayDestroy(a2) != CUDA_SUCCESS, "destroyed array refused by the driver");
+    check_ledger(l);
+    ledger_close(l);
+}
+
+static void test_async(void)
+{
+    init_cuda();
+    struct ledger *l = open_ledger();
+    uint64_t dev0 = device_free();
+    CUstream s;
+    CUmemoryPool pool;
+    CHECK_OK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    CHECK_OK(cuDeviceGetDefaultMemPool(&pool, 0));
+
+    CUdeviceptr a, b, rest, extra;
+    CHECK_OK(cuMemAllocAsync(&a, 8 * MIB, s));
+    CHECK_USED(l, 8 * MIB);
+    CHECK_OK(cuMemAllocFromPoolAsync(&b, 8 * MIB - 100, pool, s));
+    CHECK_USED(l, 16 * MIB);
+    CHECK_OK(cuStreamSynchronize(s));
+    CHECK(dev0 - device_free() == 16 * MIB, "the driver charged %llu",
+          (unsigned long long)(dev0 - device_free()));
+
+    CHECK_OK(cuMemAlloc(&rest, CAP - 16 * MIB));
+    uint64_t dev_full = device_free();
+    CHECK_RC(cuMemAllocAsync(&extra, 1, s), CUDA_ERROR_OUT_OF_MEMORY);
+    CHECK_RC(cuMemAllocFromPoolAsync(&extra, 1, pool, s), CUDA_ERROR_OUT_OF_MEMORY);
+    CHECK_OK(cuStreamSynchronize(s));
+    CHECK(device_free() == dev_full, "a refused pool allocation reached the driver");
+    CHECK_USED(l, CAP);
+
+    /* Credited when the free is enqueued; cuMemFree of a pool block credits it too. */
+    CHECK_OK(cuMemFreeAsync(a, s));
+    CHECK_USED(l, CAP - 8 * MIB);
+    CHECK_OK(cuStreamSynchronize(s));
+    CHECK_OK(cuMemFree(b));
+    CHECK_USED(l, CAP - 16 * MIB);
+    /* The room is usable again, through the pool. */
+    CHECK_OK(cuMemAllocAsync(&a, 16 * MIB, s));
+    CHECK_USED(l, CAP);
+    CHECK_OK(cuMemFreeAsync(a, s));
+    CHECK_OK(cuStreamSynchronize(s));
+    CHECK_OK(cuMemFree(rest));
+    CHECK_USED(l, 0);
+    /* Release threshold 0: after the synchronisation the pool holds nothing. */
+    CHECK(device_free() == dev0, "device free %llu, was %llu", (unsigned long long)device_free(),
+          (unsigned long long)dev0);
+    CHECK(cuMemFreeAsync(0x1000, s) != CUDA_SUCCESS, "unknown pointer refused by the driver");
+    CHECK_OK(cuStreamDestroy(s));
+    check_ledger(l);
+    ledger_close(l);
+}
+
+static void test_vmm(void)
+{
+    init_cuda();
+    struct ledger *l = open_ledger();
+    uint64_t dev0 = device_free();
+    CUmemAllocationProp prop = {.type = CU_MEM_ALLOCATION_TYPE_PINNED,
+                                .location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0}};
+    size_t gran = 0;
+    CHECK_OK(cuMemGetAllocationGranularity(&gran, &prop, CU_MEM_ALLOC_GRANULARITY_MINIMUM));
+    CHECK(gran == 2 * MIB, "granularity %zu", gran);
+
+    CUmemGenericAllocationHandle h, h2, extra;
+    CHECK_OK(cuMemCreate(&h, 8 * MIB, &prop, 0));
+    CHECK_USED(l, 8 * MIB);
+    CHECK(dev0 - device_free() == 8 * MIB, "the driver charged %llu",
+          (unsigned long long)(dev0 - device_free()));
+    CHECK_OK(cuMemCreate(&h2, CAP - 8 * MIB, &prop, 0));
+    CHECK_USED(l, CAP);
+    uint64_t dev_full = device_free();
+    CHECK_RC(cuMemCreate(&extra, 2 * MIB, &prop, 0), CUDA_ERROR_OUT_OF_MEMORY);
+    CHECK(device_free() == dev_full, "a refused cuMemCreate reached the driver");
+
+    CHECK_OK(cuMemRelease(h));
+    CHECK_USED(l, CAP - 8 * MIB);
+    CHECK_OK(cuMemRelease(h2));
+    CHECK_USED(l, 0);
+    CHECK(device_free() == dev0, "device free %llu, was %llu", (unsigned long long)device_free(),
+          (unsigned long long)dev0);
+    CHECK(cuMemRelease(h) != CUDA_SUCCESS, "released handle refused by the driver");
+    check_ledger(l);
+    ledger_close(l);
+}
+
+/* The importer: opens the exporter's IPC handle while the vGPU is full; it charges nothing. */
+static int ipc_child(int in, int out)
+{
+    CUipcMemHandle ih;
+    if (read(in, &ih, sizeof(ih)) != sizeof(ih))
+        return 2;
+    init_cuda();
+    struct ledger *l = open_ledger();
+    CUdeviceptr p;
+    char ok = cuIpcOpenMemHandle(&p, ih, CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS) == CUDA_SUCCESS &&
+                      vgpu_used(l) == CAP
+                  ? 'y'
+                  : 'n';
+    if (ok == 'y' && cuIpcCloseMemHandle(p) != CUDA_SUCCESS)
+        ok = 'c';
+    if (ok == 'y' && vgpu_used(l) != CAP)
+        ok = 'u';
+    ledger_close(l);
+    return write(out, &ok, 1) == 1 ? 0 : 3;
+}
+
+static void test_ipc(void)
+{
+    int down[2], up[2];
+    REQUIRE(pipe(down) == 0 && pipe(up) == 0, "pipe");
+    pid_t pid = fork(); /* before cuInit, as the simulator asks */
+    REQUIRE(pid >= 0, "fork");
+    if (pid == 0) {
+        close(down[1]);
+        close(up[0]);
+        _exit(ipc_child(down[0], up[1]));
+    }
+    close(down[0]);
+    close(up[1]);
+    init_cuda();
+    struct ledger *l = open_ledger();
+    CUdeviceptr d;
+    CHECK_OK(cuMemAlloc(&d, CAP));
+    CHECK_USED(l, CAP);
+    CUipcMemHandle ih;
+    CHECK_OK(cuIpcGetMemHandle(&ih, d));
+    CHECK(write(down[1], &ih, sizeof(ih)) == sizeof(ih), "send the handle");
+    char ok = 0;
+    CHECK(read(up[0], &ok, 1) == 1 && ok == 'y', "the importer charged nothing (%c)", ok);
+    int st = 0;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+          "child status %#x", st);
+    CHECK_USED(l, CAP);
+    CHECK_OK(cuMemFree(d));
+    CHECK_USED(l, 0);
+    check_ledger(l);
+    ledger_close(l);
+}
+
+int main(int argc, char **argv)
+{
+    REQUIRE(argc == 2, "usage: test_hook_vram_paths arrays|async|vmm|ipc");
+    char path[4096];
+    REQUIRE_OK(ledger_dir(path, sizeof(path)));
+    size_t n = strlen(path);
+    snprintf(path + n, sizeof(path) - n, "/gpool-vgpu-%s", getenv("GPOOL_VGPU"));
+    unlink(path);
+    if (strcmp(argv[1], "arrays") == 0)
+        test_arrays();
+    else if (strcmp(argv[1], "async") == 0)
+        test_async();
+    else if (strcmp(argv[1], "vmm") == 0)
+        test_vmm();
+    else if (strcmp(argv[1], "ipc") == 0)
+        test_ipc();
+    else
+        REQUIRE(0, "unknown mode '%s'", argv[1]);
+    return check_done(argv[1]);
+}
