@@ -27,6 +27,7 @@
 
 #include "gpool/log.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -588,6 +589,45 @@ static struct CUgraphNode_st *typed_node_locked(CUgraphNode h, CUgraphNodeType t
     return n && n->p.type == type ? n : NULL;
 }
 
+/* Copies one field of a node's parameters (at offset off, size bytes) to out; INVALID_VALUE when
+ * the node is not of the given type or out is NULL. */
+static CUresult node_field_get(CUgraphNode h, CUgraphNodeType type, size_t off, size_t size,
+                               void *out)
+{
+    CUresult rc = sim_process_check();
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    pthread_mutex_lock(&g_glock);
+    struct CUgraphNode_st *n = typed_node_locked(h, type);
+    if (!n || !out)
+        rc = CUDA_ERROR_INVALID_VALUE;
+    else
+        memcpy(out, (const char *)&n->p + off, size);
+    pthread_mutex_unlock(&g_glock);
+    return rc;
+}
+
+/* node_field_get for one field of struct node_params; out must point at an object of the
+ * field's size (checked at compile time: a negative array size otherwise). */
+#define NODE_FIELD_SIZE(field) sizeof(((struct node_params *)0)->field)
+#define NODE_FIELD_GET(h, type, field, out)                                                       \
+    node_field_get((h), (type), offsetof(struct node_params, field),                              \
+                   NODE_FIELD_SIZE(field) +                                                       \
+                       0 * sizeof(char[sizeof(*(out)) == NODE_FIELD_SIZE(field) ? 1 : -1]),       \
+                   (out))
+
+/* The context and graph of a node of the given type, to rebuild its parameters from. */
+static CUresult node_ctx_graph(CUgraphNode h, CUgraphNodeType type, CUcontext *ctx,
+                               struct CUgraph_st **g)
+{
+    pthread_mutex_lock(&g_glock);
+    struct CUgraphNode_st *n = typed_node_locked(h, type);
+    *ctx = n ? (CUcontext)n->p.ctx : NULL;
+    *g = n ? n->graph : NULL;
+    pthread_mutex_unlock(&g_glock);
+    return n ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
 /* Replaces a node's parameters by *p (released when the node is not found). */
 static CUresult node_set_params(CUgraphNode h, struct node_params *p)
 {
@@ -683,17 +723,7 @@ EXPORT CUresult cuGraphKernelNodeSetParams(CUgraphNode hNode,
 /* cuGraphMemcpyNodeGetParams: the node's CUDA_MEMCPY3D. */
 EXPORT CUresult cuGraphMemcpyNodeGetParams(CUgraphNode hNode, CUDA_MEMCPY3D *nodeParams)
 {
-    CUresult rc = sim_process_check();
-    if (rc != CUDA_SUCCESS)
-        return rc;
-    pthread_mutex_lock(&g_glock);
-    struct CUgraphNode_st *n = typed_node_locked(hNode, CU_GRAPH_NODE_TYPE_MEMCPY);
-    if (!n || !nodeParams)
-        rc = CUDA_ERROR_INVALID_VALUE;
-    else
-        *nodeParams = n->p.copy;
-    pthread_mutex_unlock(&g_glock);
-    return rc;
+    return NODE_FIELD_GET(hNode, CU_GRAPH_NODE_TYPE_MEMCPY, copy, nodeParams);
 }
 
 /* cuGraphMemcpyNodeSetParams: new copy parameters (same context). */
@@ -702,15 +732,12 @@ EXPORT CUresult cuGraphMemcpyNodeSetParams(CUgraphNode hNode, const CUDA_MEMCPY3
     CUresult rc = sim_process_check();
     if (rc != CUDA_SUCCESS)
         return rc;
-    pthread_mutex_lock(&g_glock);
-    struct CUgraphNode_st *n = typed_node_locked(hNode, CU_GRAPH_NODE_TYPE_MEMCPY);
-    struct CUctx_st *ctx = n ? n->p.ctx : NULL;
-    struct CUgraph_st *g = n ? n->graph : NULL;
-    pthread_mutex_unlock(&g_glock);
-    if (!n)
-        return CUDA_ERROR_INVALID_VALUE;
+    CUcontext ctx;
+    struct CUgraph_st *g;
+    if ((rc = node_ctx_graph(hNode, CU_GRAPH_NODE_TYPE_MEMCPY, &ctx, &g)) != CUDA_SUCCESS)
+        return rc;
     struct node_params p;
-    if ((rc = memcpy_params_init(&p, nodeParams, (CUcontext)ctx, g)) != CUDA_SUCCESS)
+    if ((rc = memcpy_params_init(&p, nodeParams, ctx, g)) != CUDA_SUCCESS)
         return rc;
     return node_set_params(hNode, &p);
 }
@@ -718,17 +745,7 @@ EXPORT CUresult cuGraphMemcpyNodeSetParams(CUgraphNode hNode, const CUDA_MEMCPY3
 /* cuGraphMemsetNodeGetParams: the node's CUDA_MEMSET_NODE_PARAMS. */
 EXPORT CUresult cuGraphMemsetNodeGetParams(CUgraphNode hNode, CUDA_MEMSET_NODE_PARAMS *nodeParams)
 {
-    CUresult rc = sim_process_check();
-    if (rc != CUDA_SUCCESS)
-        return rc;
-    pthread_mutex_lock(&g_glock);
-    struct CUgraphNode_st *n = typed_node_locked(hNode, CU_GRAPH_NODE_TYPE_MEMSET);
-    if (!n || !nodeParams)
-        rc = CUDA_ERROR_INVALID_VALUE;
-    else
-        *nodeParams = n->p.set;
-    pthread_mutex_unlock(&g_glock);
-    return rc;
+    return NODE_FIELD_GET(hNode, CU_GRAPH_NODE_TYPE_MEMSET, set, nodeParams);
 }
 
 /* cuGraphMemsetNodeSetParams: new memset parameters (same context). */
@@ -738,15 +755,12 @@ EXPORT CUresult cuGraphMemsetNodeSetParams(CUgraphNode hNode,
     CUresult rc = sim_process_check();
     if (rc != CUDA_SUCCESS)
         return rc;
-    pthread_mutex_lock(&g_glock);
-    struct CUgraphNode_st *n = typed_node_locked(hNode, CU_GRAPH_NODE_TYPE_MEMSET);
-    struct CUctx_st *ctx = n ? n->p.ctx : NULL;
-    struct CUgraph_st *g = n ? n->graph : NULL;
-    pthread_mutex_unlock(&g_glock);
-    if (!n)
-        return CUDA_ERROR_INVALID_VALUE;
+    CUcontext ctx;
+    struct CUgraph_st *g;
+    if ((rc = node_ctx_graph(hNode, CU_GRAPH_NODE_TYPE_MEMSET, &ctx, &g)) != CUDA_SUCCESS)
+        return rc;
     struct node_params p;
-    if ((rc = memset_params_init(&p, nodeParams, (CUcontext)ctx, g)) != CUDA_SUCCESS)
+    if ((rc = memset_params_init(&p, nodeParams, ctx, g)) != CUDA_SUCCESS)
         return rc;
     return node_set_params(hNode, &p);
 }
@@ -754,17 +768,7 @@ EXPORT CUresult cuGraphMemsetNodeSetParams(CUgraphNode hNode,
 /* cuGraphHostNodeGetParams: the node's function and data. */
 EXPORT CUresult cuGraphHostNodeGetParams(CUgraphNode hNode, CUDA_HOST_NODE_PARAMS *nodeParams)
 {
-    CUresult rc = sim_process_check();
-    if (rc != CUDA_SUCCESS)
-        return rc;
-    pthread_mutex_lock(&g_glock);
-    struct CUgraphNode_st *n = typed_node_locked(hNode, CU_GRAPH_NODE_TYPE_HOST);
-    if (!n || !nodeParams)
-        rc = CUDA_ERROR_INVALID_VALUE;
-    else
-        *nodeParams = n->p.host;
-    pthread_mutex_unlock(&g_glock);
-    return rc;
+    return NODE_FIELD_GET(hNode, CU_GRAPH_NODE_TYPE_HOST, host, nodeParams);
 }
 
 /* cuGraphHostNodeSetParams: a new function and data. */
@@ -782,17 +786,7 @@ EXPORT CUresult cuGraphHostNodeSetParams(CUgraphNode hNode,
 
 static CUresult event_node_get(CUgraphNode hNode, CUgraphNodeType type, CUevent *out)
 {
-    CUresult rc = sim_process_check();
-    if (rc != CUDA_SUCCESS)
-        return rc;
-    pthread_mutex_lock(&g_glock);
-    struct CUgraphNode_st *n = typed_node_locked(hNode, type);
-    if (!n || !out)
-        rc = CUDA_ERROR_INVALID_VALUE;
-    else
-        *out = n->p.ev;
-    pthread_mutex_unlock(&g_glock);
-    return rc;
+    return NODE_FIELD_GET(hNode, type, ev, out);
 }
 
 static CUresult event_node_set(CUgraphNode hNode, CUgraphNodeType type, CUevent ev)

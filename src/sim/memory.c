@@ -721,55 +721,37 @@ EXPORT CUresult cuMemHostGetFlags(unsigned int *pFlags, void *p)
 
 /* ---- Pointer attributes ----------------------------------------------------------------- */
 
+/* The value size of each known pointer attribute, indexed by attribute. */
+static const size_t attr_sizes[] = {
+    [CU_POINTER_ATTRIBUTE_CONTEXT] = sizeof(CUcontext),
+    [CU_POINTER_ATTRIBUTE_MEMORY_TYPE] = sizeof(unsigned int),
+    [CU_POINTER_ATTRIBUTE_DEVICE_POINTER] = sizeof(CUdeviceptr),
+    [CU_POINTER_ATTRIBUTE_HOST_POINTER] = sizeof(void *),
+    [CU_POINTER_ATTRIBUTE_P2P_TOKENS] = sizeof(CUDA_POINTER_ATTRIBUTE_P2P_TOKENS),
+    [CU_POINTER_ATTRIBUTE_SYNC_MEMOPS] = sizeof(int),
+    [CU_POINTER_ATTRIBUTE_BUFFER_ID] = sizeof(unsigned long long),
+    [CU_POINTER_ATTRIBUTE_IS_MANAGED] = sizeof(int),
+    [CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL] = sizeof(int),
+    [CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE] = sizeof(int),
+    [CU_POINTER_ATTRIBUTE_RANGE_START_ADDR] = sizeof(CUdeviceptr),
+    [CU_POINTER_ATTRIBUTE_RANGE_SIZE] = sizeof(size_t),
+    [CU_POINTER_ATTRIBUTE_MAPPED] = sizeof(int),
+    [CU_POINTER_ATTRIBUTE_ALLOWED_HANDLE_TYPES] = sizeof(unsigned long long),
+    [CU_POINTER_ATTRIBUTE_IS_GPU_DIRECT_RDMA_CAPABLE] = sizeof(int),
+    [CU_POINTER_ATTRIBUTE_ACCESS_FLAGS] = sizeof(int),
+    [CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE] = sizeof(CUmemoryPool),
+    [CU_POINTER_ATTRIBUTE_MAPPING_SIZE] = sizeof(size_t),
+    [CU_POINTER_ATTRIBUTE_MAPPING_BASE_ADDR] = sizeof(void *),
+    [CU_POINTER_ATTRIBUTE_MEMORY_BLOCK_ID] = sizeof(unsigned long long),
+    [CU_POINTER_ATTRIBUTE_IS_HW_DECOMPRESS_CAPABLE] = sizeof(int),
+};
+
 /* Size in bytes of the value an attribute writes; 0 for an unknown attribute. */
 static size_t attr_size(int attr)
 {
-    switch (attr) {
-    case CU_POINTER_ATTRIBUTE_CONTEXT:
-        return sizeof(CUcontext);
-    case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
-        return sizeof(unsigned int);
-    case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
-        return sizeof(CUdeviceptr);
-    case CU_POINTER_ATTRIBUTE_HOST_POINTER:
-        return sizeof(void *);
-    case CU_POINTER_ATTRIBUTE_P2P_TOKENS:
-        return sizeof(CUDA_POINTER_ATTRIBUTE_P2P_TOKENS);
-    case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS:
-        return sizeof(int);
-    case CU_POINTER_ATTRIBUTE_BUFFER_ID:
-        return sizeof(unsigned long long);
-    case CU_POINTER_ATTRIBUTE_IS_MANAGED:
-        return sizeof(int);
-    case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL:
-        return sizeof(int);
-    case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE:
-        return sizeof(int);
-    case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR:
-        return sizeof(CUdeviceptr);
-    case CU_POINTER_ATTRIBUTE_RANGE_SIZE:
-        return sizeof(size_t);
-    case CU_POINTER_ATTRIBUTE_MAPPED:
-        return sizeof(int);
-    case CU_POINTER_ATTRIBUTE_ALLOWED_HANDLE_TYPES:
-        return sizeof(unsigned long long);
-    case CU_POINTER_ATTRIBUTE_IS_GPU_DIRECT_RDMA_CAPABLE:
-        return sizeof(int);
-    case CU_POINTER_ATTRIBUTE_ACCESS_FLAGS:
-        return sizeof(int);
-    case CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE:
-        return sizeof(CUmemoryPool);
-    case CU_POINTER_ATTRIBUTE_MAPPING_SIZE:
-        return sizeof(size_t);
-    case CU_POINTER_ATTRIBUTE_MAPPING_BASE_ADDR:
-        return sizeof(void *);
-    case CU_POINTER_ATTRIBUTE_MEMORY_BLOCK_ID:
-        return sizeof(unsigned long long);
-    case CU_POINTER_ATTRIBUTE_IS_HW_DECOMPRESS_CAPABLE:
-        return sizeof(int);
-    default:
+    if (attr < 0 || (size_t)attr >= sizeof(attr_sizes) / sizeof(attr_sizes[0]))
         return 0;
-    }
+    return attr_sizes[attr];
 }
 
 /* A snapshot of the record containing an address (copied under the lock). */

@@ -848,40 +848,34 @@ EXPORT CUresult cuMemPoolDestroy(CUmemoryPool pool)
     return CUDA_SUCCESS;
 }
 
-EXPORT CUresult cuDeviceGetDefaultMemPool(CUmemoryPool *pool_out, CUdevice dev)
+/* Stores in *out the pool of dev that pick_locked chooses (called with g_lock held). */
+static CUresult device_pool_get(CUmemoryPool *out, CUdevice dev,
+                                struct CUmemPoolHandle_st *(*pick_locked)(int dev))
 {
     CUresult res = pool_enter();
     if (res != CUDA_SUCCESS)
         return res;
-    if (!pool_out)
+    if (!out)
         return CUDA_ERROR_INVALID_VALUE;
     if ((res = sim_device_check(dev, NULL)) != CUDA_SUCCESS)
         return res;
     pthread_mutex_lock(&g_lock);
-    struct CUmemPoolHandle_st *p = default_locked(dev);
+    struct CUmemPoolHandle_st *p = pick_locked(dev);
     pthread_mutex_unlock(&g_lock);
     if (!p)
         return CUDA_ERROR_OUT_OF_MEMORY;
-    *pool_out = p;
+    *out = p;
     return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceGetDefaultMemPool(CUmemoryPool *pool_out, CUdevice dev)
+{
+    return device_pool_get(pool_out, dev, default_locked);
 }
 
 EXPORT CUresult cuDeviceGetMemPool(CUmemoryPool *pool, CUdevice dev)
 {
-    CUresult res = pool_enter();
-    if (res != CUDA_SUCCESS)
-        return res;
-    if (!pool)
-        return CUDA_ERROR_INVALID_VALUE;
-    if ((res = sim_device_check(dev, NULL)) != CUDA_SUCCESS)
-        return res;
-    pthread_mutex_lock(&g_lock);
-    struct CUmemPoolHandle_st *p = current_locked(dev);
-    pthread_mutex_unlock(&g_lock);
-    if (!p)
-        return CUDA_ERROR_OUT_OF_MEMORY;
-    *pool = p;
-    return CUDA_SUCCESS;
+    return device_pool_get(pool, dev, current_locked);
 }
 
 /* Makes pool (which must belong to dev) the pool cuMemAllocAsync uses on dev. */
