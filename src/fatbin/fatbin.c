@@ -152,7 +152,7 @@ int fatbin_image_size(const void *p, size_t *len, char *msg, size_t msgsz)
     if (rc)
         return rc;
     for (uint64_t off = hdr; off < total;) {
-        uint64_t span;
+        uint64_t span = 0;
         if (total - off < FATBIN_ENTRY_HDR_MIN)
             return fail(msg, msgsz, -EINVAL,
                         "offset 0x%llx: %llu bytes left in the container, too few for an entry",
@@ -291,7 +291,7 @@ int fatbin_parse(const void *image, size_t len, struct fatbin *fb, char *msg, si
             goto out;
         size_t end = off + (size_t)total;
         for (size_t eo = off + (size_t)hdr; eo < end;) {
-            uint64_t span;
+            uint64_t span = 0;
             if (end - eo < FATBIN_ENTRY_HDR_MIN) {
                 rc = fail(msg, msgsz, -EINVAL,
                           "offset 0x%zx: %zu bytes left in the container, too few for an entry", eo,

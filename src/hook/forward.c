@@ -9,7 +9,9 @@
  * Written by hand, not generated: cuGetProcAddress (both exports), which asks the real driver
  * and hands back the wrapper of exactly the variant it returned; cuInit, which names the
  * toolkit's stub when that is what answers and refuses a bad vGPU configuration; and, in
- * vram.c, cuMemGetInfo and cuDeviceTotalMem (all exports), which report the vGPU's view.
+ * vram.c, cuMemGetInfo and cuDeviceTotalMem (all exports), which report the vGPU's view, and the
+ * context and module calls (cuCtxCreate*, cuCtxDestroy*, cuDevicePrimaryCtxRetain/Release/Reset,
+ * cuModuleLoad*, cuModuleUnload), which charge and credit the driver's overhead.
  */
 #include "hook.h"
 
@@ -26,6 +28,22 @@
 #define HOOK_HERE_cuMemGetInfo_v2     ~, 1
 #define HOOK_HERE_cuDeviceTotalMem    ~, 1
 #define HOOK_HERE_cuDeviceTotalMem_v2 ~, 1
+#define HOOK_HERE_cuCtxCreate                  ~, 1 /* vram.c: context and module overhead */
+#define HOOK_HERE_cuCtxCreate_v2               ~, 1
+#define HOOK_HERE_cuCtxCreate_v3               ~, 1
+#define HOOK_HERE_cuCtxCreate_v4               ~, 1
+#define HOOK_HERE_cuCtxDestroy                 ~, 1
+#define HOOK_HERE_cuCtxDestroy_v2              ~, 1
+#define HOOK_HERE_cuDevicePrimaryCtxRetain     ~, 1
+#define HOOK_HERE_cuDevicePrimaryCtxRelease    ~, 1
+#define HOOK_HERE_cuDevicePrimaryCtxRelease_v2 ~, 1
+#define HOOK_HERE_cuDevicePrimaryCtxReset      ~, 1
+#define HOOK_HERE_cuDevicePrimaryCtxReset_v2   ~, 1
+#define HOOK_HERE_cuModuleLoad                 ~, 1
+#define HOOK_HERE_cuModuleLoadData             ~, 1
+#define HOOK_HERE_cuModuleLoadDataEx           ~, 1
+#define HOOK_HERE_cuModuleLoadFatBinary        ~, 1
+#define HOOK_HERE_cuModuleUnload               ~, 1
 #define HOOK_SECOND(...) HOOK_SECOND_(__VA_ARGS__)
 #define HOOK_SECOND_(a, b, ...) b
 #define HOOK_PROBE(x) HOOK_SECOND(x, 0, ~)

@@ -7,6 +7,7 @@
  *   GPOOL_COMPUTE_LIMIT=<pct> compute share, recorded at creation (enforcement comes later)
  *   GPOOL_TFLOPS_LIMIT=<n>    refused together with GPOOL_COMPUTE_LIMIT
  *   GPOOL_VGPU_DIR=<dir>      where the ledger lives (see gpool/ledger.h)
+ *   GPOOL_VRAM_OVERHEAD=0|1   charge context and module overhead (default 1)
  *
  * The configuration is read on the first call through the hook (hook_intercept_init), never in
  * a constructor. A bad configuration makes cuInit answer CUDA_ERROR_INVALID_VALUE. The ledger is
@@ -20,7 +21,9 @@
  * Charged: cuMemAlloc, AllocPitch (the returned pitch), AllocManaged, arrays and mipmapped arrays
  * (the driver's backing: rows padded to 512 bytes), cuMemAllocAsync / AllocFromPoolAsync (at
  * allocation; credited when cuMemFreeAsync is enqueued or cuMemFree frees the block), cuMemCreate
- * (device locations; credited at cuMemRelease). Not charged: IPC and shareable-handle imports (the
+ * (device locations; credited at cuMemRelease), and a fixed overhead per context and per module
+ * (cuCtxCreate*, first cuDevicePrimaryCtxRetain, cuModuleLoad*; GPOOL_VRAM_OVERHEAD=0 turns it
+ * off). Not charged: IPC and shareable-handle imports (the
  * exporter pays), host memory. See docs/internals/hook.md for why and for what is left.
  */
 #include "hook.h"
@@ -51,6 +54,7 @@ static struct {
     uint64_t vram_bytes;
     int have_pct;
     uint32_t compute_pct;
+    int no_overhead; /* GPOOL_VRAM_OVERHEAD=0: contexts and modules are not charged */
 } cfg;
 
 static pthread_mutex_t vram_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -72,6 +76,15 @@ static int hook_vram_config(void)
     }
     strcpy(cfg.name, vgpu);
     char err[256];
+    const char *ovh = getenv("GPOOL_VRAM_OVERHEAD");
+    if (ovh && *ovh) {
+        if (strcmp(ovh, "0") == 0) {
+            cfg.no_overhead = 1;
+        } else if (strcmp(ovh, "1") != 0) {
+            LOG_ERROR("hook", "GPOOL_VRAM_OVERHEAD '%s': expected 0 or 1", ovh);
+            cfg.bad = 1;
+        }
+    }
     const char *vram = getenv("GPOOL_VRAM_LIMIT");
     if (vram && *vram) {
         if (limiter_parse_quantity(vram, &cfg.vram_bytes, err, sizeof(err)) < 0) {
@@ -467,7 +480,7 @@ static CUresult vram_alloc_before(struct hook_call *call)
     CUresult res = hook_vram_ledger(&l);
     if (res != CUDA_SUCCESS)
         return res;
-    int dev;
+    int dev = 0;
     if (call->id == GPOOL_API_ID_cuMemCreate) {
         /* Physical memory is charged to the device it is made on, not the current one. */
         dev = (*(const CUmemAllocationProp *const *)call->argv[2])->location.id;
@@ -624,7 +637,7 @@ CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total)
     if (!real)
         return hook_real_missing(GPOOL_API_ID_cuMemGetInfo_v2);
     CUresult rc = real(free_bytes, total);
-    int dev;
+    int dev = 0;
     if (rc != CUDA_SUCCESS || !cfg.enabled || current_device(&dev) != CUDA_SUCCESS)
         return rc;
     uint64_t f = *free_bytes, t = *total;
@@ -640,7 +653,7 @@ CUresult cuMemGetInfo(unsigned int *free_bytes, unsigned int *total)
     if (!real)
         return hook_real_missing(GPOOL_API_ID_cuMemGetInfo);
     CUresult rc = real(free_bytes, total);
-    int dev;
+    int dev = 0;
     if (rc != CUDA_SUCCESS || !cfg.enabled || current_device(&dev) != CUDA_SUCCESS)
         return rc;
     uint64_t f = *free_bytes, t = *total;
@@ -676,5 +689,254 @@ CUresult cuDeviceTotalMem(unsigned int *bytes, CUdevice dev)
     uint64_t t = *bytes;
     rc = vram_view((int)dev, NULL, &t);
     *bytes = (unsigned int)t;
+    return rc;
+}
+
+/*
+ * Context and module overhead. The driver takes device memory of its own for every context it
+ * creates and every module it loads; the vGPU charges a fixed figure for each, reserved before
+ * the driver is called (past the cap the call answers CUDA_ERROR_OUT_OF_MEMORY and the driver
+ * never sees it) and committed under the handle's tagged key once the driver succeeded. The
+ * figures are those of the simulated H100 (src/sim/model.c), which a real H100 driver is close
+ * to; they are not measured per call, so other processes on the device cannot skew them.
+ * GPOOL_VRAM_OVERHEAD=0 turns this off (the plain allocation paths stay charged).
+ */
+#define HOOK_VRAM_CTX_OVERHEAD (512ull << 20)
+#define HOOK_VRAM_MODULE_OVERHEAD (2ull << 20)
+#define HOOK_VRAM_KEY_CTX (4ull << 60)
+#define HOOK_VRAM_KEY_PRIMARY (5ull << 60)
+#define HOOK_VRAM_KEY_MODULE (6ull << 60)
+
+static int overhead_charged(void)
+{
+    return cfg.enabled && !cfg.no_overhead;
+}
+
+/* Reserves `bytes` of overhead on dev into *t. CUDA_SUCCESS, or what the application gets. */
+static CUresult overhead_reserve(int dev, uint64_t bytes, const char *what,
+                                 struct ledger_ticket *t)
+{
+    struct ledger *l;
+    CUresult res = hook_vram_ledger(&l);
+    if (res != CUDA_SUCCESS)
+        return res;
+    if (dev < 0 || dev >= ledger_device_count(l))
+        return CUDA_ERROR_INVALID_DEVICE;
+    int rc = ledger_reserve(l, dev, bytes, t);
+    if (rc < 0) {
+        LOG_DEBUG("hook", "%s: %llu bytes of overhead on device %d refused by vGPU '%s': %s",
+                  what, (unsigned long long)bytes, dev, cfg.name, strerror(-rc));
+        return errno_result(rc);
+    }
+    return CUDA_SUCCESS;
+}
+
+/* Commits reservation t as `key` when the driver answered rc == CUDA_SUCCESS, else drops it.
+ * A key already recorded (a concurrent retain of the same primary context) keeps one charge. */
+static void overhead_settle(struct ledger_ticket *t, CUresult rc, uint64_t key, const char *what)
+{
+    struct ledger *l = vram_ledger_handle; /* opened by overhead_reserve() */
+    if (rc != CUDA_SUCCESS) {
+        ledger_rollback(l, t);
+        return;
+    }
+    int r = ledger_commit(l, t, key);
+    if (r < 0) {
+        if (r != -EEXIST)
+            LOG_ERROR("hook", "%s: cannot record overhead 0x%llx in vGPU '%s': %s", what,
+                      (unsigned long long)key, cfg.name, strerror(-r));
+        ledger_rollback(l, t);
+    }
+}
+
+/* Credits the overhead recorded as `key` on dev (any device when dev < 0). */
+static void overhead_credit(int dev, uint64_t key)
+{
+    struct ledger *l;
+    if (hook_vram_ledger(&l) != CUDA_SUCCESS)
+        return;
+    if (dev >= 0) {
+        ledger_release(l, dev, key, NULL);
+        return;
+    }
+    for (int d = 0; d < ledger_device_count(l); d++)
+        if (ledger_release(l, d, key, NULL) == 0)
+            return;
+}
+
+#define HOOK_VRAM_REAL(name)                                                                       \
+    hook_pfn_##name real = (hook_pfn_##name)hook_real_fn(GPOOL_API_ID_##name);                     \
+    if (!real)                                                                                     \
+        return hook_real_missing(GPOOL_API_ID_##name)
+
+/* cuCtxCreate (every version): a context's overhead on dev, key = the context. */
+#define HOOK_VRAM_CTX_CREATE(name, call_args)                                                      \
+    do {                                                                                           \
+        if (!overhead_charged())                                                                   \
+            return real call_args;                                                                 \
+        struct ledger_ticket t;                                                                    \
+        CUresult rc = overhead_reserve((int)dev, HOOK_VRAM_CTX_OVERHEAD, #name, &t);               \
+        if (rc != CUDA_SUCCESS)                                                                    \
+            return rc;                                                                             \
+        rc = real call_args;                                                                       \
+        overhead_settle(&t, rc, rc == CUDA_SUCCESS ? (uint64_t)(uintptr_t)*pctx ^ HOOK_VRAM_KEY_CTX \
+                                                   : 0, #name);                                    \
+        return rc;                                                                                 \
+    } while (0)
+
+CUresult cuCtxCreate(CUcontext *pctx, unsigned int flags, CUdevice dev)
+{
+    HOOK_VRAM_REAL(cuCtxCreate);
+    HOOK_VRAM_CTX_CREATE(cuCtxCreate, (pctx, flags, dev));
+}
+
+CUresult cuCtxCreate_v2(CUcontext *pctx, unsigned int flags, CUdevice dev)
+{
+    HOOK_VRAM_REAL(cuCtxCreate_v2);
+    HOOK_VRAM_CTX_CREATE(cuCtxCreate_v2, (pctx, flags, dev));
+}
+
+CUresult cuCtxCreate_v3(CUcontext *pctx, CUexecAffinityParam *paramsArray, int numParams,
+                        unsigned int flags, CUdevice dev)
+{
+    HOOK_VRAM_REAL(cuCtxCreate_v3);
+    HOOK_VRAM_CTX_CREATE(cuCtxCreate_v3, (pctx, paramsArray, numParams, flags, dev));
+}
+
+CUresult cuCtxCreate_v4(CUcontext *pctx, CUctxCreateParams *ctxCreateParams, unsigned int flags,
+                        CUdevice dev)
+{
+    HOOK_VRAM_REAL(cuCtxCreate_v4);
+    HOOK_VRAM_CTX_CREATE(cuCtxCreate_v4, (pctx, ctxCreateParams, flags, dev));
+}
+
+CUresult cuCtxDestroy(CUcontext ctx)
+{
+    HOOK_VRAM_REAL(cuCtxDestroy);
+    CUresult rc = real(ctx);
+    if (rc == CUDA_SUCCESS && overhead_charged())
+        overhead_credit(-1, (uint64_t)(uintptr_t)ctx ^ HOOK_VRAM_KEY_CTX);
+    return rc;
+}
+
+CUresult cuCtxDestroy_v2(CUcontext ctx)
+{
+    HOOK_VRAM_REAL(cuCtxDestroy_v2);
+    CUresult rc = real(ctx);
+    if (rc == CUDA_SUCCESS && overhead_charged())
+        overhead_credit(-1, (uint64_t)(uintptr_t)ctx ^ HOOK_VRAM_KEY_CTX);
+    return rc;
+}
+
+/* Whether dev's primary context is active now (1), not (0), or unknown (-1). */
+static int primary_active(CUdevice dev)
+{
+    hook_pfn_cuDevicePrimaryCtxGetState fn =
+        (hook_pfn_cuDevicePrimaryCtxGetState)hook_real_fn(GPOOL_API_ID_cuDevicePrimaryCtxGetState);
+    unsigned int flags = 0;
+    int active = 0;
+    if (!fn || fn(dev, &flags, &active) != CUDA_SUCCESS)
+        return -1;
+    return active != 0;
+}
+
+/* The first retain of a device's primary context creates it: charged then, key = the device. */
+CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
+{
+    HOOK_VRAM_REAL(cuDevicePrimaryCtxRetain);
+    if (!overhead_charged() || primary_active(dev) == 1)
+        return real(pctx, dev);
+    struct ledger_ticket t;
+    CUresult rc = overhead_reserve((int)dev, HOOK_VRAM_CTX_OVERHEAD, "cuDevicePrimaryCtxRetain", &t);
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    rc = real(pctx, dev);
+    overhead_settle(&t, rc, (uint64_t)(unsigned)dev ^ HOOK_VRAM_KEY_PRIMARY,
+                    "cuDevicePrimaryCtxRetain");
+    return rc;
+}
+
+/* After a release or reset that left dev's primary context inactive, its overhead is credited. */
+static CUresult primary_after(CUdevice dev, CUresult rc)
+{
+    if (rc == CUDA_SUCCESS && overhead_charged() && primary_active(dev) == 0)
+        overhead_credit((int)dev, (uint64_t)(unsigned)dev ^ HOOK_VRAM_KEY_PRIMARY);
+    return rc;
+}
+
+CUresult cuDevicePrimaryCtxRelease(CUdevice dev)
+{
+    HOOK_VRAM_REAL(cuDevicePrimaryCtxRelease);
+    return primary_after(dev, real(dev));
+}
+
+CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
+{
+    HOOK_VRAM_REAL(cuDevicePrimaryCtxRelease_v2);
+    return primary_after(dev, real(dev));
+}
+
+CUresult cuDevicePrimaryCtxReset(CUdevice dev)
+{
+    HOOK_VRAM_REAL(cuDevicePrimaryCtxReset);
+    return primary_after(dev, real(dev));
+}
+
+CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev)
+{
+    HOOK_VRAM_REAL(cuDevicePrimaryCtxReset_v2);
+    return primary_after(dev, real(dev));
+}
+
+/* cuModuleLoad*: a module's overhead on the current context's device, key = the module. Without
+ * a current context the driver refuses the load itself. */
+#define HOOK_VRAM_MODULE_LOAD(name, call_args)                                                     \
+    do {                                                                                           \
+        int dev = 0;                                                                               \
+        if (!overhead_charged() || current_device(&dev) != CUDA_SUCCESS)                           \
+            return real call_args;                                                                 \
+        struct ledger_ticket t;                                                                    \
+        CUresult rc = overhead_reserve(dev, HOOK_VRAM_MODULE_OVERHEAD, #name, &t);                 \
+        if (rc != CUDA_SUCCESS)                                                                    \
+            return rc;                                                                             \
+        rc = real call_args;                                                                       \
+        overhead_settle(&t, rc,                                                                    \
+                        rc == CUDA_SUCCESS ? (uint64_t)(uintptr_t)*module ^ HOOK_VRAM_KEY_MODULE   \
+                                           : 0,                                                    \
+                        #name);                                                                    \
+        return rc;                                                                                 \
+    } while (0)
+
+CUresult cuModuleLoad(CUmodule *module, const char *fname)
+{
+    HOOK_VRAM_REAL(cuModuleLoad);
+    HOOK_VRAM_MODULE_LOAD(cuModuleLoad, (module, fname));
+}
+
+CUresult cuModuleLoadData(CUmodule *module, const void *image)
+{
+    HOOK_VRAM_REAL(cuModuleLoadData);
+    HOOK_VRAM_MODULE_LOAD(cuModuleLoadData, (module, image));
+}
+
+CUresult cuModuleLoadDataEx(CUmodule *module, const void *image, unsigned int numOptions,
+                            CUjit_option *options, void **optionValues)
+{
+    HOOK_VRAM_REAL(cuModuleLoadDataEx);
+    HOOK_VRAM_MODULE_LOAD(cuModuleLoadDataEx, (module, image, numOptions, options, optionValues));
+}
+
+CUresult cuModuleLoadFatBinary(CUmodule *module, const void *fatCubin)
+{
+    HOOK_VRAM_REAL(cuModuleLoadFatBinary);
+    HOOK_VRAM_MODULE_LOAD(cuModuleLoadFatBinary, (module, fatCubin));
+}
+
+CUresult cuModuleUnload(CUmodule hmod)
+{
+    HOOK_VRAM_REAL(cuModuleUnload);
+    CUresult rc = real(hmod);
+    if (rc == CUDA_SUCCESS && overhead_charged())
+        overhead_credit(-1, (uint64_t)(uintptr_t)hmod ^ HOOK_VRAM_KEY_MODULE);
     return rc;
 }
