@@ -89,7 +89,11 @@ static struct ledger *compute_ledger(void)
     if (count_fn && count_fn(&ndev) == CUDA_SUCCESS && ndev > 1)
         create.ndev = (uint32_t)(ndev > LEDGER_MAX_DEVICES ? LEDGER_MAX_DEVICES : ndev);
     char err[256] = "";
-    int rc = ledger_open(NULL, vgpu_name(), &create, &comp.ledger, err, sizeof(err));
+    /* A share given in TFLOPs is converted by vram.c, which creates the ledger in cuInit: only
+     * open it here, never create it with a share that ignores GPOOL_TFLOPS_LIMIT. */
+    const char *tf = getenv("GPOOL_TFLOPS_LIMIT");
+    int rc = ledger_open(NULL, vgpu_name(), tf && *tf ? NULL : &create, &comp.ledger, err,
+                         sizeof(err));
     if (rc < 0) {
         LOG_ERROR("hook", "vGPU '%s': compute share: cannot open the ledger: %s", vgpu_name(), err);
         comp.ledger = NULL;

@@ -11,7 +11,9 @@
  * toolkit's stub when that is what answers and refuses a bad vGPU configuration; and, in
  * vram.c, cuMemGetInfo and cuDeviceTotalMem (all exports), which report the vGPU's view, and the
  * context and module calls (cuCtxCreate*, cuCtxDestroy*, cuDevicePrimaryCtxRetain/Release/Reset,
- * cuModuleLoad*, cuModuleUnload), which charge and credit the driver's overhead.
+ * cuModuleLoad*, cuModuleUnload), which charge and credit the driver's overhead, and cuMemMap /
+ * cuMemUnmap, which track VMM mappings so a handle released while mapped is credited at its
+ * last unmap.
  */
 #include "hook.h"
 
@@ -44,6 +46,8 @@
 #define HOOK_HERE_cuModuleLoadDataEx           ~, 1
 #define HOOK_HERE_cuModuleLoadFatBinary        ~, 1
 #define HOOK_HERE_cuModuleUnload               ~, 1
+#define HOOK_HERE_cuMemMap                     ~, 1 /* vram.c: VMM mappings outlive cuMemRelease */
+#define HOOK_HERE_cuMemUnmap                   ~, 1
 #define HOOK_SECOND(...) HOOK_SECOND_(__VA_ARGS__)
 #define HOOK_SECOND_(a, b, ...) b
 #define HOOK_PROBE(x) HOOK_SECOND(x, 0, ~)

@@ -5,7 +5,9 @@
  *   GPOOL_VGPU=<name>         the vGPU this process belongs to (unset: the hook only forwards)
  *   GPOOL_VRAM_LIMIT=<qty>    cap per device (Kubernetes quantity); used when creating the ledger
  *   GPOOL_COMPUTE_LIMIT=<pct> compute share, recorded at creation (enforcement comes later)
- *   GPOOL_TFLOPS_LIMIT=<n>    refused together with GPOOL_COMPUTE_LIMIT
+ *   GPOOL_TFLOPS_LIMIT=<n>    compute share as FP16 TFLOPs: n / the device model's TFLOPs (a
+ *                             table of known models; unknown: cuInit answers INVALID_VALUE);
+ *                             refused together with GPOOL_COMPUTE_LIMIT
  *   GPOOL_VGPU_DIR=<dir>      where the ledger lives (see gpool/ledger.h)
  *   GPOOL_VRAM_OVERHEAD=0|1   charge context and module overhead (default 1)
  *
@@ -21,7 +23,8 @@
  * Charged: cuMemAlloc, AllocPitch (the returned pitch), AllocManaged, arrays and mipmapped arrays
  * (the driver's backing: rows padded to 512 bytes), cuMemAllocAsync / AllocFromPoolAsync (at
  * allocation; credited when cuMemFreeAsync is enqueued or cuMemFree frees the block), cuMemCreate
- * (device locations; credited at cuMemRelease), and a fixed overhead per context and per module
+ * (device locations; credited at cuMemRelease, or at the last cuMemUnmap of a handle released
+ * while still mapped), and a fixed overhead per context and per module
  * (cuCtxCreate*, first cuDevicePrimaryCtxRetain, cuModuleLoad*; GPOOL_VRAM_OVERHEAD=0 turns it
  * off). Not charged: IPC and shareable-handle imports (the
  * exporter pays), host memory. See docs/internals/hook.md for why and for what is left.
@@ -54,6 +57,8 @@ static struct {
     uint64_t vram_bytes;
     int have_pct;
     uint32_t compute_pct;
+    int have_tflops; /* GPOOL_TFLOPS_LIMIT: converted to compute_pct when the ledger is made */
+    double tflops;
     int no_overhead; /* GPOOL_VRAM_OVERHEAD=0: contexts and modules are not charged */
 } cfg;
 
@@ -109,7 +114,17 @@ static int hook_vram_config(void)
             cfg.have_pct = 1;
         }
     } else if (tflops && *tflops) {
-        LOG_WARN("hook", "GPOOL_TFLOPS_LIMIT '%s': not supported yet; ignored", tflops);
+        char *end = NULL;
+        errno = 0;
+        double v = strtod(tflops, &end);
+        if (errno || end == tflops || *end || !(v > 0) || v > 1e9) {
+            LOG_ERROR("hook", "GPOOL_TFLOPS_LIMIT '%s': expected a positive number of TFLOPs",
+                      tflops);
+            cfg.bad = 1;
+        } else {
+            cfg.have_tflops = 1;
+            cfg.tflops = v;
+        }
     }
     return cfg.bad ? -1 : 0;
 }
@@ -137,6 +152,54 @@ static void warn_if_disagrees(struct ledger *l)
 }
 
 /*
+ * Dense FP16 tensor TFLOPs of the models the hook knows, by the name the driver reports
+ * (cuDeviceGetName): the figures of src/sim/model.c, which are NVIDIA's published dense FP16
+ * numbers for those boards.
+ */
+static const struct {
+    const char *name;
+    double fp16_tflops;
+} tflops_models[] = {
+    {"NVIDIA H100 80GB HBM3", 989.4},   {"NVIDIA H100 PCIe", 756.0},
+    {"NVIDIA H200", 989.4},             {"NVIDIA A100-SXM4-40GB", 312.0},
+    {"NVIDIA A100-SXM4-80GB", 312.0},   {"NVIDIA A10", 125.0},
+    {"NVIDIA L4", 121.0},               {"NVIDIA L40S", 362.0},
+    {"NVIDIA GeForce RTX 4090", 165.2}, {"Tesla T4", 65.0},
+    {"Tesla V100-SXM2-16GB", 125.0},
+};
+
+/*
+ * GPOOL_TFLOPS_LIMIT as a compute share of device 0 (the ledger holds one share for all its
+ * devices): limit / the model's FP16 TFLOPs, as a whole percent rounded to nearest, at least 1
+ * and at most 100. CUDA_SUCCESS and *pct, or CUDA_ERROR_INVALID_VALUE for a model the table
+ * does not know (logged, naming it).
+ */
+static CUresult tflops_to_pct(uint32_t *pct)
+{
+    hook_pfn_cuDeviceGetName fn = (hook_pfn_cuDeviceGetName)hook_real_fn(GPOOL_API_ID_cuDeviceGetName);
+    if (!fn)
+        return hook_real_missing(GPOOL_API_ID_cuDeviceGetName);
+    char name[256] = "";
+    CUresult res = fn(name, (int)sizeof(name), 0);
+    if (res != CUDA_SUCCESS)
+        return res;
+    for (size_t i = 0; i < sizeof(tflops_models) / sizeof(tflops_models[0]); i++) {
+        if (strcmp(tflops_models[i].name, name) != 0)
+            continue;
+        double share = cfg.tflops / tflops_models[i].fp16_tflops * 100.0;
+        uint32_t p = share >= 100.0 ? 100 : (uint32_t)(share + 0.5);
+        *pct = p < 1 ? 1 : p;
+        LOG_INFO("hook", "vGPU '%s': GPOOL_TFLOPS_LIMIT %g of %s (%g FP16 TFLOPs) is %u%%",
+                 cfg.name, cfg.tflops, name, tflops_models[i].fp16_tflops, *pct);
+        return CUDA_SUCCESS;
+    }
+    LOG_ERROR("hook", "vGPU '%s': GPOOL_TFLOPS_LIMIT: the device model '%s' is not in the hook's "
+                      "TFLOPs table; set GPOOL_COMPUTE_LIMIT instead",
+              cfg.name, name);
+    return CUDA_ERROR_INVALID_VALUE;
+}
+
+/*
  * The ledger of this process's vGPU, opened (or created with the environment's limits) on
  * first use; needs an initialised driver for the device count. CUDA_SUCCESS and *out, or the
  * error to return to the application.
@@ -160,6 +223,12 @@ static CUresult hook_vram_ledger(struct ledger **out)
         ndev = 1;
     if (ndev > LEDGER_MAX_DEVICES)
         ndev = LEDGER_MAX_DEVICES;
+    if (cfg.have_tflops && !cfg.have_pct) {
+        res = tflops_to_pct(&cfg.compute_pct);
+        if (res != CUDA_SUCCESS)
+            goto out;
+        cfg.have_pct = 1;
+    }
     struct ledger_limits create = {
         .vram_bytes = cfg.have_vram ? cfg.vram_bytes : 0,
         .compute_pct = cfg.have_pct ? cfg.compute_pct : 100,
@@ -551,6 +620,140 @@ static CUresult vram_alloc_after(struct hook_call *call, CUresult rc)
     return CUDA_SUCCESS;
 }
 
+/*
+ * VMM mappings. The driver keeps a cuMemCreate handle's physical memory until the last
+ * cuMemUnmap of it, even after cuMemRelease; so cuMemMap and cuMemUnmap are wrapped by hand to
+ * record each mapping (its VA start and size -> handle) and count mappings per handle, and
+ * cuMemRelease of a still-mapped handle marks it released instead of crediting it: the credit
+ * comes with the unmap that removes its last mapping. Kept in this process only: the process
+ * that maps is the one that created or imported the handle, and a dead process's charges are
+ * reclaimed whole by the ledger.
+ */
+struct vmm_map {
+    uint64_t va, size;
+    CUmemGenericAllocationHandle handle;
+};
+struct vmm_handle {
+    CUmemGenericAllocationHandle handle;
+    uint32_t nmaps;
+    int released; /* cuMemRelease succeeded while mapped: credit at the last unmap */
+};
+
+static pthread_mutex_t vmm_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct vmm_map *vmm_maps;
+static size_t vmm_nmaps, vmm_maps_cap;
+static struct vmm_handle *vmm_handles;
+static size_t vmm_nhandles, vmm_handles_cap;
+
+/* The entry of h (created with nmaps 0 when create), or NULL. Under vmm_lock. */
+static struct vmm_handle *vmm_handle_find(CUmemGenericAllocationHandle h, int create)
+{
+    for (size_t i = 0; i < vmm_nhandles; i++)
+        if (vmm_handles[i].handle == h)
+            return &vmm_handles[i];
+    if (!create)
+        return NULL;
+    if (vmm_nhandles == vmm_handles_cap) {
+        size_t n = vmm_handles_cap ? 2 * vmm_handles_cap : 16;
+        struct vmm_handle *p = realloc(vmm_handles, n * sizeof(*p));
+        if (!p)
+            return NULL;
+        vmm_handles = p, vmm_handles_cap = n;
+    }
+    vmm_handles[vmm_nhandles] = (struct vmm_handle){.handle = h};
+    return &vmm_handles[vmm_nhandles++];
+}
+
+/* Whether cuMemRelease(h), which the driver accepted, must leave the credit to the last unmap. */
+static int vmm_release_deferred(CUmemGenericAllocationHandle h)
+{
+    pthread_mutex_lock(&vmm_lock);
+    struct vmm_handle *e = vmm_handle_find(h, 0);
+    int deferred = e && e->nmaps > 0;
+    if (deferred)
+        e->released = 1;
+    pthread_mutex_unlock(&vmm_lock);
+    return deferred;
+}
+
+/* Credits the VMM handle h (its charge key) wherever it was charged. */
+static void vmm_credit(CUmemGenericAllocationHandle h)
+{
+    struct ledger *l;
+    if (!cfg.enabled || hook_vram_ledger(&l) != CUDA_SUCCESS)
+        return;
+    uint64_t key = (uint64_t)h ^ HOOK_VRAM_KEY_VMM;
+    for (int d = 0; d < ledger_device_count(l); d++)
+        if (ledger_release(l, d, key, NULL) == 0)
+            return;
+}
+
+CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle handle,
+                  unsigned long long flags)
+{
+    hook_pfn_cuMemMap real = (hook_pfn_cuMemMap)hook_real_fn(GPOOL_API_ID_cuMemMap);
+    if (!real)
+        return hook_real_missing(GPOOL_API_ID_cuMemMap);
+    CUresult rc = real(ptr, size, offset, handle, flags);
+    if (rc != CUDA_SUCCESS || !cfg.enabled)
+        return rc;
+    pthread_mutex_lock(&vmm_lock);
+    struct vmm_handle *e = vmm_handle_find(handle, 1);
+    if (e && vmm_nmaps == vmm_maps_cap) {
+        size_t n = vmm_maps_cap ? 2 * vmm_maps_cap : 16;
+        struct vmm_map *p = realloc(vmm_maps, n * sizeof(*p));
+        if (p)
+            vmm_maps = p, vmm_maps_cap = n;
+    }
+    if (e && vmm_nmaps < vmm_maps_cap) {
+        vmm_maps[vmm_nmaps++] = (struct vmm_map){(uint64_t)ptr, (uint64_t)size, handle};
+        e->nmaps++;
+    } else {
+        /* Untracked: a later cuMemRelease credits at once, as before mappings were tracked. */
+        LOG_WARN("hook", "cuMemMap(0x%llx): out of memory recording the mapping; its handle will "
+                         "be credited at cuMemRelease",
+                 (unsigned long long)ptr);
+    }
+    pthread_mutex_unlock(&vmm_lock);
+    return rc;
+}
+
+CUresult cuMemUnmap(CUdeviceptr ptr, size_t size)
+{
+    hook_pfn_cuMemUnmap real = (hook_pfn_cuMemUnmap)hook_real_fn(GPOOL_API_ID_cuMemUnmap);
+    if (!real)
+        return hook_real_missing(GPOOL_API_ID_cuMemUnmap);
+    CUresult rc = real(ptr, size);
+    if (rc != CUDA_SUCCESS || !cfg.enabled)
+        return rc;
+    /* The driver unmapped every mapping inside [ptr, ptr + size): drop them; a released handle
+     * whose last mapping goes is credited (after the lock, as the ledger takes its own). */
+    CUmemGenericAllocationHandle credit[16];
+    size_t ncredit = 0;
+    uint64_t lo = (uint64_t)ptr, hi = lo + (uint64_t)size;
+    pthread_mutex_lock(&vmm_lock);
+    for (size_t i = 0; i < vmm_nmaps;) {
+        struct vmm_map *m = &vmm_maps[i];
+        if (m->va < lo || m->va >= hi) {
+            i++;
+            continue;
+        }
+        struct vmm_handle *e = vmm_handle_find(m->handle, 0);
+        if (e && e->nmaps > 0 && --e->nmaps == 0) {
+            if (e->released && ncredit < sizeof(credit) / sizeof(credit[0]))
+                credit[ncredit++] = e->handle;
+            else if (e->released)
+                vmm_credit(e->handle); /* rare: more than 16 at once; ledger lock is separate */
+            *e = vmm_handles[--vmm_nhandles];
+        }
+        vmm_maps[i] = vmm_maps[--vmm_nmaps];
+    }
+    pthread_mutex_unlock(&vmm_lock);
+    for (size_t i = 0; i < ncredit; i++)
+        vmm_credit(credit[i]);
+    return rc;
+}
+
 static CUresult vram_free_after(struct hook_call *call, CUresult rc)
 {
     if (rc != CUDA_SUCCESS)
@@ -566,9 +769,12 @@ static CUresult vram_free_after(struct hook_call *call, CUresult rc)
         ptr = (uint64_t)(uintptr_t) * (const CUarray *)call->argv[0] ^ HOOK_VRAM_KEY_ARRAY;
     else if (call->id == GPOOL_API_ID_cuMipmappedArrayDestroy)
         ptr = (uint64_t)(uintptr_t) * (const CUmipmappedArray *)call->argv[0] ^ HOOK_VRAM_KEY_MIPMAP;
-    else if (call->id == GPOOL_API_ID_cuMemRelease)
-        ptr = (uint64_t) * (const CUmemGenericAllocationHandle *)call->argv[0] ^ HOOK_VRAM_KEY_VMM;
-    else
+    else if (call->id == GPOOL_API_ID_cuMemRelease) {
+        CUmemGenericAllocationHandle h = *(const CUmemGenericAllocationHandle *)call->argv[0];
+        if (vmm_release_deferred(h))
+            return rc; /* still mapped: credited at its last cuMemUnmap */
+        ptr = (uint64_t)h ^ HOOK_VRAM_KEY_VMM;
+    } else
         return rc; /* IPC close, host memory, pool trim: nothing the vGPU charged */
     struct ledger *l;
     if (ptr == 0 || hook_vram_ledger(&l) != CUDA_SUCCESS)

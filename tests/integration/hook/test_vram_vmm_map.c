@@ -1,0 +1,130 @@
+/*
+ * VMM memory still mapped after cuMemRelease (src/hook/vram.c), through the hook over the
+ * simulated GPU, under a 64 MiB cap on an 80 GB device. The driver keeps a released handle's
+ * physical memory until its last cuMemUnmap, so the vGPU must keep the charge until then: a
+ * create that would pass the cap meanwhile is refused, and the unmap that removes the last
+ * mapping credits exactly what the device gets back. GPOOL_VGPU, GPOOL_VRAM_LIMIT and
+ * GPOOL_VGPU_DIR come from the environment; the simulator is also opened directly
+ * (GPOOL_REAL_DRIVER) to read what the device really has free.
+ */
+#include <cuda.h>
+
+#include "check.h"
+#include "gpool/ledger.h"
+
+#include <dlfcn.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MIB (1024ull * 1024ull)
+#define CAP (64 * MIB)
+
+static CUresult (*sim_mem_get_info)(size_t *, size_t *);
+
+static void init_cuda(void)
+{
+    CUdevice dev;
+    CUcontext ctx;
+    REQUIRE_OK(cuInit(0));
+    REQUIRE_OK(cuDeviceGet(&dev, 0));
+    REQUIRE_OK(cuDevicePrimaryCtxRetain(&ctx, dev));
+    REQUIRE_OK(cuCtxSetCurrent(ctx));
+    void *sim = dlopen(getenv("GPOOL_REAL_DRIVER"), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+    REQUIRE(sim, "the simulator is loaded: %s", dlerror());
+    sim_mem_get_info = (CUresult(*)(size_t *, size_t *))dlsym(sim, "cuMemGetInfo_v2");
+    REQUIRE(sim_mem_get_info, "simulator cuMemGetInfo_v2");
+}
+
+static uint64_t device_free(void)
+{
+    size_t f = 0, t = 0;
+    CHECK_OK(sim_mem_get_info(&f, &t));
+    return f;
+}
+
+static uint64_t vgpu_used(struct ledger *l)
+{
+    uint64_t used = 0, cap = 0;
+    CHECK_OK(ledger_usage(l, 0, &used, &cap));
+    CHECK(cap == CAP, "ledger cap %llu", (unsigned long long)cap);
+    return used;
+}
+
+#define CHECK_USED(l, want)                                                                        \
+    CHECK(vgpu_used(l) == (want), "vGPU uses %llu, expected %llu",                                 \
+          (unsigned long long)vgpu_used(l), (unsigned long long)(want))
+
+int main(void)
+{
+    char path[4096];
+    REQUIRE_OK(ledger_dir(path, sizeof(path)));
+    size_t n = strlen(path);
+    snprintf(path + n, sizeof(path) - n, "/gpool-vgpu-%s", getenv("GPOOL_VGPU"));
+    unlink(path);
+
+    init_cuda();
+    struct ledger *l = NULL;
+    char err[256] = "";
+    int rc = ledger_open(NULL, getenv("GPOOL_VGPU"), NULL, &l, err, sizeof(err));
+    REQUIRE(rc == 0, "ledger_open: %d %s", rc, err);
+    uint64_t dev0 = device_free();
+    CUmemAllocationProp prop = {.type = CU_MEM_ALLOCATION_TYPE_PINNED,
+                                .location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0}};
+    const size_t size = 48 * MIB;
+    CUdeviceptr va = 0;
+    REQUIRE_OK(cuMemAddressReserve(&va, 2 * size, 0, 0, 0));
+
+    /* create -> map (twice) -> release: the charge stays while mapped. */
+    CUmemGenericAllocationHandle h, h2;
+    REQUIRE_OK(cuMemCreate(&h, size, &prop, 0));
+    REQUIRE_OK(cuMemMap(va, size, 0, h, 0));
+    REQUIRE_OK(cuMemMap(va + size, size, 0, h, 0));
+    CHECK_OK(cuMemRelease(h));
+    CHECK_USED(l, size);
+    CHECK(dev0 - device_free() == size, "the driver still holds %llu",
+          (unsigned long long)(dev0 - device_free()));
+
+    /* Meanwhile a create that would pass the cap is refused, without reaching the driver. */
+    uint64_t dev_held = device_free();
+    CHECK_RC(cuMemCreate(&h2, 32 * MIB, &prop, 0), CUDA_ERROR_OUT_OF_MEMORY);
+    CHECK(device_free() == dev_held, "a refused cuMemCreate reached the driver");
+
+    /* The first unmap leaves one mapping: still charged. The last one credits. */
+    CHECK_OK(cuMemUnmap(va, size));
+    CHECK_USED(l, size);
+    CHECK(device_free() == dev_held, "the driver freed with a mapping left");
+    CHECK_OK(cuMemUnmap(va + size, size));
+    CHECK_USED(l, 0);
+    CHECK(device_free() == dev0, "device free %llu, was %llu", (unsigned long long)device_free(),
+          (unsigned long long)dev0);
+
+    /* Now the same create fits. Unmapped before release: credited at release, as before. */
+    REQUIRE_OK(cuMemCreate(&h2, 32 * MIB, &prop, 0));
+    CHECK_USED(l, 32 * MIB);
+    REQUIRE_OK(cuMemMap(va, 32 * MIB, 0, h2, 0));
+    CHECK_OK(cuMemUnmap(va, 32 * MIB));
+    CHECK_USED(l, 32 * MIB);
+    CHECK_OK(cuMemRelease(h2));
+    CHECK_USED(l, 0);
+
+    /* One unmap over two handles' mappings credits both released handles. */
+    CUmemGenericAllocationHandle a, b;
+    REQUIRE_OK(cuMemCreate(&a, 16 * MIB, &prop, 0));
+    REQUIRE_OK(cuMemCreate(&b, 16 * MIB, &prop, 0));
+    REQUIRE_OK(cuMemMap(va, 16 * MIB, 0, a, 0));
+    REQUIRE_OK(cuMemMap(va + 16 * MIB, 16 * MIB, 0, b, 0));
+    CHECK_OK(cuMemRelease(a));
+    CHECK_OK(cuMemRelease(b));
+    CHECK_USED(l, 32 * MIB);
+    CHECK_OK(cuMemUnmap(va, 32 * MIB));
+    CHECK_USED(l, 0);
+    CHECK(device_free() == dev0, "device free %llu, was %llu", (unsigned long long)device_free(),
+          (unsigned long long)dev0);
+
+    CHECK_OK(cuMemAddressFree(va, 2 * size));
+    rc = ledger_check(l, err, sizeof(err));
+    CHECK(rc == 0, "ledger_check: %d %s", rc, err);
+    ledger_close(l);
+    return check_done("vmm-map");
+}
