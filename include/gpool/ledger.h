@@ -110,6 +110,10 @@ uint64_t ledger_process_usage(struct ledger *l, int dev);
 /* Current limits (with their generation). */
 int ledger_get_limits(struct ledger *l, struct ledger_limits *out);
 
+/* The limits' generation, read without the lock: a per-call path compares it with the one it
+ * last saw and calls ledger_get_limits only when it changed. */
+uint64_t ledger_generation(struct ledger *l);
+
 /* Changes the limits (vram_bytes, compute_pct; ndev is ignored) for every process at once and
  * bumps the generation, returned in *generation (may be NULL). A cap below current usage is
  * allowed: later reservations fail until usage drops. -EINVAL on a bad share. */

@@ -205,10 +205,14 @@ static void collect(struct ledger *l)
     }
 }
 
-/* Re-reads the ledger's limits; logs a new generation. Caller holds comp.lock. */
+/* Re-reads the ledger's limits when their generation changed (checked without the ledger lock,
+ * so an unchanged share costs no lock per launch); logs a new generation. Caller holds
+ * comp.lock. */
 static void follow_limits(struct ledger *l)
 {
     struct ledger_limits lim;
+    if (comp.generation && ledger_generation(l) == comp.generation)
+        return;
     if (ledger_get_limits(l, &lim) < 0 || lim.generation == comp.generation)
         return;
     if (comp.generation)

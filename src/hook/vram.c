@@ -31,6 +31,7 @@
  */
 #include "hook.h"
 
+#include "gpool/cuda_format.h"
 #include "gpool/ledger.h"
 #include "gpool/limiter.h"
 #include "gpool/log.h"
@@ -279,47 +280,12 @@ static int pitch_charge(uint64_t pitch, uint64_t height, uint64_t *out)
 }
 
 /* Bytes per element of an array format with nch channels, as the driver lays it out; 0 for a
- * pair the driver refuses or a format this file does not size (block-compressed, planar YUV):
+ * pair the driver refuses or a format without a per-element size (block-compressed, planar YUV):
  * such arrays are left to the driver uncharged. */
 static uint64_t array_element_size(CUarray_format f, unsigned nch)
 {
-    if (nch != 1 && nch != 2 && nch != 4)
-        return 0;
-    switch ((int)f) {
-    case CU_AD_FORMAT_UNSIGNED_INT8:
-    case CU_AD_FORMAT_SIGNED_INT8:
-        return nch;
-    case CU_AD_FORMAT_UNSIGNED_INT16:
-    case CU_AD_FORMAT_SIGNED_INT16:
-    case CU_AD_FORMAT_HALF:
-        return 2u * nch;
-    case CU_AD_FORMAT_UNSIGNED_INT32:
-    case CU_AD_FORMAT_SIGNED_INT32:
-    case CU_AD_FORMAT_FLOAT:
-        return 4u * nch;
-    case CU_AD_FORMAT_UNORM_INT8X1:
-    case CU_AD_FORMAT_SNORM_INT8X1:
-        return nch == 1 ? 1 : 0;
-    case CU_AD_FORMAT_UNORM_INT8X2:
-    case CU_AD_FORMAT_SNORM_INT8X2:
-        return nch == 2 ? 2 : 0;
-    case CU_AD_FORMAT_UNORM_INT8X4:
-    case CU_AD_FORMAT_SNORM_INT8X4:
-        return nch == 4 ? 4 : 0;
-    case CU_AD_FORMAT_UNORM_INT16X1:
-    case CU_AD_FORMAT_SNORM_INT16X1:
-        return nch == 1 ? 2 : 0;
-    case CU_AD_FORMAT_UNORM_INT16X2:
-    case CU_AD_FORMAT_SNORM_INT16X2:
-        return nch == 2 ? 4 : 0;
-    case CU_AD_FORMAT_UNORM_INT16X4:
-    case CU_AD_FORMAT_SNORM_INT16X4:
-        return nch == 4 ? 8 : 0;
-    case CU_AD_FORMAT_UNORM_INT_101010_2:
-        return nch == 4 ? 4 : 0;
-    default:
-        return 0;
-    }
+    size_t es = gpool_cuda_array_element_size(f, nch);
+    return es == SIZE_MAX ? 0 : (uint64_t)es;
 }
 
 /* Bytes of one array level W x H x D (H, D may be 0): rows padded to HOOK_VRAM_ARRAY_ROW_ALIGN,

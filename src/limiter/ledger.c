@@ -796,6 +796,11 @@ int ledger_get_limits(struct ledger *l, struct ledger_limits *out)
     return 0;
 }
 
+uint64_t ledger_generation(struct ledger *l)
+{
+    return __atomic_load_n(&l->hdr->generation, __ATOMIC_ACQUIRE);
+}
+
 int ledger_set_limits(struct ledger *l, const struct ledger_limits *lim, uint64_t *generation)
 {
     if (!limits_ok(lim))
@@ -806,7 +811,9 @@ int ledger_set_limits(struct ledger *l, const struct ledger_limits *lim, uint64_
     struct ledger_hdr *h = l->hdr;
     h->vram_bytes = lim->vram_bytes;
     h->compute_pct = lim->compute_pct;
-    h->generation++;
+    /* Published last, with release order: a reader of ledger_generation that sees the new value
+     * (without the lock) then reads the new limits. */
+    __atomic_store_n(&h->generation, h->generation + 1, __ATOMIC_RELEASE);
     limiter_bucket_set_share(&h->bucket, lim->compute_pct * (LIMITER_PPM / 100), h->generation,
                              l->clock.now_ns(l->clock.ctx));
     if (generation)
