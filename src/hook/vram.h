@@ -1,0 +1,81 @@
+/*
+ * The VRAM limiter's private interface, shared by its files:
+ *
+ *   vram.c          configuration, the vGPU's ledger, the ALLOCATES/FREES interceptors, the
+ *                   virtualised memory view (cuMemGetInfo, cuDeviceTotalMem)
+ *   vram_vmm.c      VMM mappings (cuMemMap/cuMemUnmap): a handle released while mapped is
+ *                   credited at its last unmap
+ *   vram_overhead.c context and module overhead (cuCtxCreate*, primary contexts, cuModuleLoad*)
+ *
+ * See the "VRAM" section of docs/internals/hook.md.
+ */
+#ifndef GPOOL_HOOK_VRAM_H
+#define GPOOL_HOOK_VRAM_H
+
+#include "hook.h"
+
+#include "gpool/ledger.h"
+
+#include <stdint.h>
+
+/* Charges are rounded up to this: the simulator's allocation granule (4 KiB). A real driver
+ * rounds small allocations to at least this much too. */
+#define HOOK_VRAM_GRANULE 4096ull
+
+/* Ledger keys of handles that are not device pointers carry their kind in the top bits, so no
+ * handle can be taken for a pointer (or another kind of handle) of the same value. */
+#define HOOK_VRAM_KEY_ARRAY   (1ull << 60)
+#define HOOK_VRAM_KEY_MIPMAP  (2ull << 60)
+#define HOOK_VRAM_KEY_VMM     (3ull << 60)
+#define HOOK_VRAM_KEY_CTX     (4ull << 60)
+#define HOOK_VRAM_KEY_PRIMARY (5ull << 60)
+#define HOOK_VRAM_KEY_MODULE  (6ull << 60)
+
+/* The vGPU configuration read from the environment (vram.c, on the first call). */
+struct hook_vram_config {
+    int enabled; /* GPOOL_VGPU set */
+    int bad;     /* configuration error: cuInit answers CUDA_ERROR_INVALID_VALUE */
+    char name[LEDGER_NAME_MAX + 1];
+    int have_vram;
+    uint64_t vram_bytes;
+    int have_pct;
+    uint32_t compute_pct;
+    int have_tflops; /* GPOOL_TFLOPS_LIMIT: converted to compute_pct when the ledger is made */
+    double tflops;
+    int no_overhead; /* GPOOL_VRAM_OVERHEAD=0: contexts and modules are not charged */
+};
+extern struct hook_vram_config hook_vram_cfg;
+
+/* The ledger of this process's vGPU, opened (or created with the environment's limits) on
+ * first use; needs an initialised driver for the device count. CUDA_SUCCESS and *out, or the
+ * error to return to the application. */
+CUresult hook_vram_ledger(struct ledger **out);
+
+/* The ledger once hook_vram_ledger() succeeded (NULL before). */
+struct ledger *hook_vram_ledger_opened(void);
+
+/* What the application gets for a ledger error: OUT_OF_MEMORY past the cap or with the record
+ * table full, OPERATING_SYSTEM otherwise. */
+CUresult hook_vram_errno_result(int rc);
+
+/* The current context's device (the real driver's cuCtxGetDevice). */
+CUresult hook_vram_current_device(int *dev);
+
+/* bytes rounded up to HOOK_VRAM_GRANULE into *out; -1 on overflow. */
+int hook_vram_round_granule(uint64_t bytes, uint64_t *out);
+
+/* vram_vmm.c: whether cuMemRelease(h), which the driver accepted, must leave the credit to the
+ * last unmap (h is still mapped); marks it released. */
+int hook_vram_vmm_release_deferred(CUmemGenericAllocationHandle h);
+
+/* vram_vmm.c: credits the VMM handle h wherever it was charged. */
+void hook_vram_vmm_credit(CUmemGenericAllocationHandle h);
+
+/* The real driver's function of entry `name` into `real`, or return what a missing entry
+ * answers. */
+#define HOOK_REAL_OR_MISSING(name)                                                                 \
+    hook_pfn_##name real = (hook_pfn_##name)hook_real_fn(GPOOL_API_ID_##name);                     \
+    if (!real)                                                                                     \
+    return hook_real_missing(GPOOL_API_ID_##name)
+
+#endif
