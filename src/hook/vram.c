@@ -33,6 +33,7 @@
 #include "vram.h"
 
 #include "gpool/cuda_format.h"
+#include "gpool/failpoint.h"
 #include "gpool/ledger.h"
 #include "gpool/limiter.h"
 #include "gpool/log.h"
@@ -551,6 +552,7 @@ static CUresult vram_alloc_after(struct hook_call *call, CUresult rc)
         return rc;
     }
     uint64_t ptr = returned_pointer(call);
+    GPOOL_FAILPOINT("hook.vram.allocated"); /* the driver allocated, the ledger has a reservation */
     if (call->id == GPOOL_API_ID_cuMemAllocPitch_v2 || call->id == GPOOL_API_ID_cuMemAllocPitch) {
         uint64_t pitch, h, actual;
         if (call->id == GPOOL_API_ID_cuMemAllocPitch_v2) {
@@ -594,6 +596,7 @@ static CUresult vram_free_after(struct hook_call *call, CUresult rc)
 {
     if (rc != CUDA_SUCCESS)
         return rc;
+    GPOOL_FAILPOINT("hook.vram.freed"); /* the driver freed, the ledger still charges it */
     uint64_t ptr;
     if (call->id == GPOOL_API_ID_cuMemFree_v2)
         ptr = *(const CUdeviceptr *)call->argv[0];
