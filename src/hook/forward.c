@@ -46,6 +46,10 @@
 #define HOOK_HERE_cuModuleLoadDataEx           ~, 1
 #define HOOK_HERE_cuModuleLoadFatBinary        ~, 1
 #define HOOK_HERE_cuModuleUnload               ~, 1
+#define HOOK_HERE_cuLibraryLoadData            ~, 1 /* vram_overhead.c: library overhead */
+#define HOOK_HERE_cuLibraryLoadFromFile        ~, 1
+#define HOOK_HERE_cuLibraryUnload              ~, 1
+#define HOOK_HERE_cuMemRetainAllocationHandle  ~, 1 /* vram_vmm.c: VMM handle references */
 #define HOOK_HERE_cuMemMap                     ~, 1 /* vram.c: VMM mappings outlive cuMemRelease */
 #define HOOK_HERE_cuMemUnmap                   ~, 1
 #define HOOK_SECOND(...) HOOK_SECOND_(__VA_ARGS__)

@@ -78,4 +78,7 @@ void hook_vram_vmm_credit(CUmemGenericAllocationHandle h);
     if (!real)                                                                                     \
     return hook_real_missing(GPOOL_API_ID_##name)
 
+/* Ledger key tag of a library's module overhead (vram_overhead.c, cuLibraryLoad*). */
+#define HOOK_VRAM_KEY_LIBRARY (8ull << 60)
+
 #endif

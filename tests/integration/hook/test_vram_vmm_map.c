@@ -5,7 +5,8 @@
  * create that would pass the cap meanwhile is refused, and the unmap that removes the last
  * mapping credits exactly what the device gets back. GPOOL_VGPU, GPOOL_VRAM_LIMIT and
  * GPOOL_VGPU_DIR come from the environment; the simulator is also opened directly
- * (GPOOL_REAL_DRIVER) to read what the device really has free.
+ * (GPOOL_REAL_DRIVER) to read what the device really has free. A reference taken with
+ * cuMemRetainAllocationHandle keeps the memory too, until it is released.
  */
 #include <cuda.h>
 
@@ -121,6 +122,64 @@ int main(void)
     CHECK_USED(l, 0);
     CHECK(device_free() == dev0, "device free %llu, was %llu", (unsigned long long)device_free(),
           (unsigned long long)dev0);
+
+    /* cuMemRetainAllocationHandle takes one more reference: the memory stays charged, and held
+     * by the device, until every reference is released and every mapping unmapped. */
+    const size_t rsize = 16 * MIB;
+    void *at = (void *)(uintptr_t)va;
+    CUmemGenericAllocationHandle r, hr;
+
+    /* create, map, retain, release both references while mapped: still charged; unmap credits. */
+    REQUIRE_OK(cuMemCreate(&r, rsize, &prop, 0));
+    REQUIRE_OK(cuMemMap(va, rsize, 0, r, 0));
+    CHECK_OK(cuMemRetainAllocationHandle(&hr, at));
+    CHECK(hr == r, "the retained handle 0x%llx is not the created one 0x%llx",
+          (unsigned long long)hr, (unsigned long long)r);
+    CHECK_OK(cuMemRelease(r));
+    CHECK_USED(l, rsize);
+    CHECK(dev0 - device_free() == rsize, "the device holds %llu after one release",
+          (unsigned long long)(dev0 - device_free()));
+    CHECK_OK(cuMemRelease(hr));
+    CHECK_USED(l, rsize);
+    CHECK(dev0 - device_free() == rsize, "the device holds %llu, released but mapped",
+          (unsigned long long)(dev0 - device_free()));
+    CHECK_OK(cuMemUnmap(va, rsize));
+    CHECK_USED(l, 0);
+    CHECK(device_free() == dev0, "device free %llu after the unmap, was %llu",
+          (unsigned long long)device_free(), (unsigned long long)dev0);
+
+    /* create, map, retain, unmap, release: one reference left, still charged; the last release
+     * credits. */
+    REQUIRE_OK(cuMemCreate(&r, rsize, &prop, 0));
+    REQUIRE_OK(cuMemMap(va, rsize, 0, r, 0));
+    CHECK_OK(cuMemRetainAllocationHandle(&hr, at));
+    CHECK_OK(cuMemUnmap(va, rsize));
+    CHECK_USED(l, rsize);
+    CHECK(dev0 - device_free() == rsize, "the device holds %llu, unmapped with two references",
+          (unsigned long long)(dev0 - device_free()));
+    CHECK_OK(cuMemRelease(r));
+    CHECK_USED(l, rsize);
+    CHECK(dev0 - device_free() == rsize, "the device holds %llu with one reference left",
+          (unsigned long long)(dev0 - device_free()));
+    CHECK_OK(cuMemRelease(hr));
+    CHECK_USED(l, 0);
+    CHECK(device_free() == dev0, "device free %llu after the last release, was %llu",
+          (unsigned long long)device_free(), (unsigned long long)dev0);
+
+    /* create, map, release, retain the still-mapped handle, unmap: the retained reference keeps
+     * it; its release credits. */
+    REQUIRE_OK(cuMemCreate(&r, rsize, &prop, 0));
+    REQUIRE_OK(cuMemMap(va, rsize, 0, r, 0));
+    CHECK_OK(cuMemRelease(r));
+    CHECK_OK(cuMemRetainAllocationHandle(&hr, at));
+    CHECK_OK(cuMemUnmap(va, rsize));
+    CHECK_USED(l, rsize);
+    CHECK(dev0 - device_free() == rsize, "the device holds %llu, retained after release",
+          (unsigned long long)(dev0 - device_free()));
+    CHECK_OK(cuMemRelease(hr));
+    CHECK_USED(l, 0);
+    CHECK(device_free() == dev0, "device free %llu after the release, was %llu",
+          (unsigned long long)device_free(), (unsigned long long)dev0);
 
     CHECK_OK(cuMemAddressFree(va, 2 * size));
     rc = ledger_check(l, err, sizeof(err));
