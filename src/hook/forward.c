@@ -52,6 +52,16 @@
 #define HOOK_HERE_cuMemRetainAllocationHandle  ~, 1 /* vram_vmm.c: VMM handle references */
 #define HOOK_HERE_cuMemMap                     ~, 1 /* vram.c: VMM mappings outlive cuMemRelease */
 #define HOOK_HERE_cuMemUnmap                   ~, 1
+#define HOOK_HERE_cuGraphInstantiate                 ~, 1 /* vram_graph.c: graph memory */
+#define HOOK_HERE_cuGraphInstantiate_v2              ~, 1
+#define HOOK_HERE_cuGraphInstantiateWithFlags        ~, 1
+#define HOOK_HERE_cuGraphInstantiateWithParams       ~, 1
+#define HOOK_HERE_cuGraphInstantiateWithParams_ptsz  ~, 1
+#define HOOK_HERE_cuGraphUpload                      ~, 1
+#define HOOK_HERE_cuGraphUpload_ptsz                 ~, 1
+#define HOOK_HERE_cuGraphExecDestroy                 ~, 1
+#define HOOK_HERE_cuGraphDestroy                     ~, 1
+#define HOOK_HERE_cuDeviceGraphMemTrim               ~, 1
 #define HOOK_SECOND(...) HOOK_SECOND_(__VA_ARGS__)
 #define HOOK_SECOND_(a, b, ...) b
 #define HOOK_PROBE(x) HOOK_SECOND(x, 0, ~)

@@ -11,14 +11,15 @@
 #include <stdatomic.h>
 
 /* The function type of each entry: hook_pfn_cuMemAlloc_v2. */
-#define CU_API(name, base, version, mode, class, params, args) typedef CUresult(*hook_pfn_##name) params;
+#define CU_API(name, base, version, mode, class, params, args)                                     \
+    typedef CUresult(*hook_pfn_##name) params;
 #include "gpool/cuda_api.def"
 
 /* The real driver, loaded once (pthread_once) on the first call through any wrapper. */
 struct hook_real {
-    void *handle;                /* dlopen handle, NULL when no driver could be loaded */
-    void *fn[GPOOL_API_COUNT];   /* dlsym of each table entry; NULL where the driver lacks it */
-    char path[4096];             /* absolute path of the loaded driver, "" when none */
+    void *handle;              /* dlopen handle, NULL when no driver could be loaded */
+    void *fn[GPOOL_API_COUNT]; /* dlsym of each table entry; NULL where the driver lacks it */
+    char path[4096];           /* absolute path of the loaded driver, "" when none */
 };
 
 extern struct hook_real hook_real;
@@ -48,7 +49,7 @@ CUresult hook_real_missing(int id);
  * reservation, an event).
  */
 struct hook_call {
-    int id;              /* enum gpool_api_id */
+    int id; /* enum gpool_api_id */
     int argc;
     void *const *argv;
     unsigned long long state;
@@ -68,10 +69,21 @@ struct hook_interceptor {
 
 extern _Atomic(const struct hook_interceptor *) hook_interceptors[HOOK_CLASS_COUNT];
 
-/* Installs ic (NULL removes) for every wrapper of class cls. Wrappers consult it on every call;
+/* Installs ic (NULL removes) as the only interceptor of every wrapper of class cls, replacing
+ * what the class carried (GPOOL_HOOK_TRACE relies on this). Wrappers consult it on every call;
  * ic must stay valid for the life of the process. Only ALLOCATES, FREES and LAUNCHES wrappers
  * have a hook point; installing for another class has no effect. */
 void hook_intercept_set(enum gpool_api_class cls, const struct hook_interceptor *ic);
+
+/*
+ * Installs ic in front of the interceptor class cls already carries, so that one call runs
+ * ic->before, the other's before, the driver, the other's after, then ic->after (which sees the
+ * final result). Each of the two sees its own call->state, zero at the start of the call. When
+ * the other's before() refuses the call, ic->after runs with that error (so ic can roll back)
+ * and its answer is returned. A class carries at most two interceptors: 0, or -1 when it already
+ * carries two (nothing changes). Called once at initialisation, before any wrapper runs with it.
+ */
+int hook_intercept_add(enum gpool_api_class cls, const struct hook_interceptor *ic);
 
 /* The interceptor of class cls, or NULL (the usual case today). */
 static inline const struct hook_interceptor *hook_intercept_get(enum gpool_api_class cls)
@@ -92,6 +104,11 @@ void hook_vram_init(void);
  * CUDA_ERROR_INVALID_VALUE for a bad configuration; after (1), it opens (or creates) the vGPU's
  * ledger. CUDA_SUCCESS without a vGPU. */
 CUresult hook_vram_on_init(int driver_ready);
+
+/* vram_graph.c: when a vGPU is named, puts the graph-memory interceptors in front of those
+ * already on LAUNCHES (compute.c's) and FREES (vram.c's): graph launches charge the memory their
+ * allocation nodes back. Called by hook_intercept_init after hook_compute_init. */
+void hook_vram_graph_init(void);
 
 /* compute.c: when a vGPU is named (GPOOL_VGPU), installs the compute-share interceptor on
  * LAUNCHES: every launch waits for the vGPU's GPU-time credit and is charged its measured time.

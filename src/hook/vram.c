@@ -511,6 +511,8 @@ static void free_in_driver(uint64_t ptr)
 
 static CUresult vram_alloc_before(struct hook_call *call)
 {
+    if (hook_vram_call_captured(call))
+        return CUDA_SUCCESS; /* a graph allocation node: charged when the graph is launched */
     uint64_t bytes;
     if (requested_charge(call, &bytes) < 0)
         return CUDA_ERROR_OUT_OF_MEMORY;
@@ -594,8 +596,8 @@ static CUresult vram_alloc_after(struct hook_call *call, CUresult rc)
 
 static CUresult vram_free_after(struct hook_call *call, CUresult rc)
 {
-    if (rc != CUDA_SUCCESS)
-        return rc;
+    if (rc != CUDA_SUCCESS || hook_vram_call_captured(call))
+        return rc; /* a captured free is a graph free node: nothing is freed now */
     GPOOL_FAILPOINT("hook.vram.freed"); /* the driver freed, the ledger still charges it */
     uint64_t ptr;
     if (call->id == GPOOL_API_ID_cuMemFree_v2)

@@ -6,6 +6,8 @@
  *   vram_vmm.c      VMM mappings (cuMemMap/cuMemUnmap): a handle released while mapped is
  *                   credited at its last unmap
  *   vram_overhead.c context and module overhead (cuCtxCreate*, primary contexts, cuModuleLoad*)
+ *   vram_graph.c    graph memory: allocation nodes charged when a launch (or upload) backs
+ *                   them, credited when the driver no longer backs them
  *
  * See the "VRAM" section of docs/internals/hook.md.
  */
@@ -30,6 +32,7 @@
 #define HOOK_VRAM_KEY_CTX     (4ull << 60)
 #define HOOK_VRAM_KEY_PRIMARY (5ull << 60)
 #define HOOK_VRAM_KEY_MODULE  (6ull << 60)
+#define HOOK_VRAM_KEY_GRAPH   (7ull << 60) /* a graph allocation node's address */
 
 /* The vGPU configuration read from the environment (vram.c, on the first call). */
 struct hook_vram_config {
@@ -70,6 +73,12 @@ int hook_vram_vmm_release_deferred(CUmemGenericAllocationHandle h);
 
 /* vram_vmm.c: credits the VMM handle h wherever it was charged. */
 void hook_vram_vmm_credit(CUmemGenericAllocationHandle h);
+
+/* vram_graph.c: whether call is a stream-ordered allocation or free (cuMemAllocAsync,
+ * cuMemAllocFromPoolAsync, cuMemFreeAsync, each with _ptsz) into a stream being captured. Such a
+ * call makes a graph node and takes or gives back no memory now: the graph's launch is charged.
+ * 0 when the driver cannot tell. */
+int hook_vram_call_captured(const struct hook_call *call);
 
 /* The real driver's function of entry `name` into `real`, or return what a missing entry
  * answers. */
