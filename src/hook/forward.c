@@ -6,14 +6,13 @@
  * ALLOCATES, FREES or LAUNCHES also consult that class's interceptor (hook.h), which is where
  * limits plug in; with none installed they cost one atomic load more than a plain forward.
  *
- * Written by hand, not generated: cuGetProcAddress (both exports), which asks the real driver
- * and hands back the wrapper of exactly the variant it returned; cuInit, which names the
- * toolkit's stub when that is what answers and refuses a bad vGPU configuration; and, in
- * vram.c, cuMemGetInfo and cuDeviceTotalMem (all exports), which report the vGPU's view, and the
- * context and module calls (cuCtxCreate*, cuCtxDestroy*, cuDevicePrimaryCtxRetain/Release/Reset,
- * cuModuleLoad*, cuModuleUnload), which charge and credit the driver's overhead, and cuMemMap /
- * cuMemUnmap, which track VMM mappings so a handle released while mapped is credited at its
- * last unmap.
+ * Written by hand, not generated (the HOOK_HERE_ list below): cuGetProcAddress (both exports),
+ * which asks the real driver and hands back the wrapper of exactly the variant it returned;
+ * cuInit, which names the toolkit's stub when that is what answers and refuses a bad vGPU
+ * configuration; and the VRAM limiter's own wrappers — cuMemGetInfo and cuDeviceTotalMem (vram.c,
+ * the vGPU's view), the context, module and library calls (vram_overhead.c, their overhead),
+ * cuMemMap / cuMemUnmap / cuMemRetainAllocationHandle (vram_vmm.c, VMM mappings and references)
+ * and the graph instantiate, upload, destroy and trim calls (vram_graph.c, graph memory).
  */
 #include "hook.h"
 

@@ -4,7 +4,7 @@
  *
  *   GPOOL_VGPU=<name>         the vGPU this process belongs to (unset: the hook only forwards)
  *   GPOOL_VRAM_LIMIT=<qty>    cap per device (Kubernetes quantity); used when creating the ledger
- *   GPOOL_COMPUTE_LIMIT=<pct> compute share, recorded at creation (enforcement comes later)
+ *   GPOOL_COMPUTE_LIMIT=<pct> compute share, recorded at creation (enforced by compute.c)
  *   GPOOL_TFLOPS_LIMIT=<n>    compute share as FP16 TFLOPs: n / the device model's TFLOPs (a
  *                             table of known models; unknown: cuInit answers INVALID_VALUE);
  *                             refused together with GPOOL_COMPUTE_LIMIT
@@ -20,14 +20,14 @@
  * CUDA_ERROR_OUT_OF_MEMORY and the driver is not called. Every charge is rounded up to
  * HOOK_VRAM_GRANULE. Frees go to the driver first and are credited on success.
  *
- * Charged: cuMemAlloc, AllocPitch (the returned pitch), AllocManaged, arrays and mipmapped arrays
- * (the driver's backing: rows padded to 512 bytes), cuMemAllocAsync / AllocFromPoolAsync (at
- * allocation; credited when cuMemFreeAsync is enqueued or cuMemFree frees the block), cuMemCreate
- * (device locations; credited at cuMemRelease, or at the last cuMemUnmap of a handle released
- * while still mapped), and a fixed overhead per context and per module
- * (cuCtxCreate*, first cuDevicePrimaryCtxRetain, cuModuleLoad*; GPOOL_VRAM_OVERHEAD=0 turns it
- * off). Not charged: IPC and shareable-handle imports (the
- * exporter pays), host memory. See docs/internals/hook.md for why and for what is left.
+ * Charged here: cuMemAlloc, AllocPitch (the returned pitch), AllocManaged, arrays and mipmapped
+ * arrays (the driver's backing: rows padded to 512 bytes), cuMemAllocAsync / AllocFromPoolAsync
+ * (at allocation, outside stream capture; credited when cuMemFreeAsync is enqueued or cuMemFree
+ * frees the block), cuMemCreate (device locations; credited at cuMemRelease unless vram_vmm.c
+ * says mappings or references remain). Elsewhere: VMM mappings and references (vram_vmm.c),
+ * context, module and library overhead (vram_overhead.c), graph memory (vram_graph.c). Not
+ * charged: IPC and shareable-handle imports (the
+ exporter pays), host memory. See docs/internals/hook.md for why and for what is left.
  */
 #include "hook.h"
 #include "vram.h"

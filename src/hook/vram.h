@@ -3,9 +3,12 @@
  *
  *   vram.c          configuration, the vGPU's ledger, the ALLOCATES/FREES interceptors, the
  *                   virtualised memory view (cuMemGetInfo, cuDeviceTotalMem)
- *   vram_vmm.c      VMM mappings (cuMemMap/cuMemUnmap): a handle released while mapped is
- *                   credited at its last unmap
- *   vram_overhead.c context and module overhead (cuCtxCreate*, primary contexts, cuModuleLoad*)
+ *   vram_vmm.c      VMM mappings and references (cuMemMap/cuMemUnmap/cuMemRetainAllocationHandle):
+ *                   a handle is credited when its last mapping and reference are gone
+ *   vram_overhead.c context, module and library overhead per device model (cuCtxCreate*, primary
+ *                   contexts, cuModuleLoad*, cuLibraryLoad*)
+ *   vram_graph.c    graph memory: allocation nodes charged at launch/upload, credited against the
+ *                   driver's reserved graph memory
  *   vram_graph.c    graph memory: allocation nodes charged when a launch (or upload) backs
  *                   them, credited when the driver no longer backs them
  *
@@ -68,7 +71,7 @@ CUresult hook_vram_current_device(int *dev);
 int hook_vram_round_granule(uint64_t bytes, uint64_t *out);
 
 /* vram_vmm.c: whether cuMemRelease(h), which the driver accepted, must leave the credit to the
- * last unmap (h is still mapped); marks it released. */
+ * last unmap or release (h is still mapped or referenced); drops the released reference. */
 int hook_vram_vmm_release_deferred(CUmemGenericAllocationHandle h);
 
 /* vram_vmm.c: credits the VMM handle h wherever it was charged. */
