@@ -1,7 +1,7 @@
 /*
  * The vGPU ledger: one file per vGPU in shared memory, mapped by every process of the vGPU.
  *
- *   <dir>/gpool-vgpu-<name>     dir = $GPOOL_VGPU_DIR, else /dev/shm, else /var/tmp/gpool-vgpu-<uid>
+ *   <dir>/gpool-vgpu-<name>   dir = $GPOOL_VGPU_DIR, else /dev/shm, else /var/tmp/gpool-vgpu-<uid>
  *
  * It holds a header (magic, layout version), the limits (VRAM cap per device, compute share, a
  * generation bumped on every change), usage per device, one slot per attached process (pid for
@@ -16,16 +16,24 @@
  *     struct ledger_ticket t;
  *     rc = ledger_reserve(l, dev, bytes, &t);      // -EDQUOT past the cap: refuse with OOM
  *     r  = real_cuMemAlloc(&ptr, bytes);
- *     if (r == CUDA_SUCCESS) ledger_commit(l, &t, ptr); else ledger_rollback(l, &t);
+ *     if (r == CUDA_SUCCESS) ledger_commit_owned(l, &t, ptr, ctx); else ledger_rollback(l, &t);
  *     ...
- *     ledger_release(l, dev, ptr, NULL);           // -ENOENT: not ours; still free it in the driver
+ *     ledger_release(l, dev, ptr, NULL);           // -ENOENT: not ours; still free it
  *     real_cuMemFree(ptr);
+ *     ...
+ *     ledger_release_owned(l, ctx, &bytes, &n);    // context destroyed: credit all its memory
+ *
+ * Each process finds its own records through a private index (process memory, never shared):
+ * lookups by (device, key) do not scan the record table. The index is a cache of the records:
+ * every hit is checked against the record, and without it (out of memory) the calls scan.
  *
  * A ledger handle is for one process and its threads (calls are thread-safe). After fork() the
  * child's first call opens the file again and claims a slot of its own; records of the parent are
- * not the child's. Failpoints (gpool/failpoint.h): ledger.reserve.locked, ledger.reserve.counted,
- * ledger.reserve.done, ledger.commit.locked, ledger.release.locked, ledger.release.done,
- * ledger.attach.claimed.
+ * not the child's (and neither are they in its index). Failpoints (gpool/failpoint.h):
+ * ledger.reserve.locked, ledger.reserve.counted, ledger.reserve.done, ledger.commit.locked,
+ * ledger.release.locked, ledger.release.done, ledger.release_owned.locked (after the first of
+ * its records is freed), ledger.attach.claimed, ledger.index.alloc ("error": the index cannot
+ * allocate, so the calls scan).
  */
 #ifndef GPOOL_LEDGER_H
 #define GPOOL_LEDGER_H
@@ -37,9 +45,9 @@
 #include <sys/types.h>
 
 #define LEDGER_MAX_DEVICES 16
-#define LEDGER_SLOTS 128   /* processes attached at once */
-#define LEDGER_RECS 16384  /* live allocations of the whole vGPU */
-#define LEDGER_NAME_MAX 63 /* [A-Za-z0-9._-], not starting with '.' */
+#define LEDGER_SLOTS       128   /* processes attached at once */
+#define LEDGER_RECS        16384 /* live allocations of the whole vGPU */
+#define LEDGER_NAME_MAX    63    /* [A-Za-z0-9._-], not starting with '.' */
 
 struct ledger;
 
@@ -90,8 +98,15 @@ int ledger_reserve(struct ledger *l, int dev, uint64_t bytes, struct ledger_tick
 
 /* Publishes a reservation as the allocation `key` (driver pointer or handle) of this process.
  * -EEXIST when this process already has `key` on that device (the ticket stays reserved),
- * -EINVAL when the ticket is not a live reservation of this process. */
+ * -EINVAL when the ticket is not a live reservation of this process. Same as
+ * ledger_commit_owned with owner 0 (no owner). */
 int ledger_commit(struct ledger *l, const struct ledger_ticket *t, uint64_t key);
+
+/* As ledger_commit, and tags the allocation with `owner` (the hook: the CUDA context it was
+ * made in; 0 = none), so that ledger_release_owned can credit it with the others of that owner.
+ * A key is unique per process and device whatever its owner: -EEXIST as for ledger_commit. */
+int ledger_commit_owned(struct ledger *l, const struct ledger_ticket *t, uint64_t key,
+                        uint64_t owner);
 
 /* Drops a reservation (the driver allocation failed). -EINVAL as for commit. */
 int ledger_rollback(struct ledger *l, const struct ledger_ticket *t);
@@ -99,6 +114,14 @@ int ledger_rollback(struct ledger *l, const struct ledger_ticket *t);
 /* Credits back allocation `key` of this process on `dev`; its size goes to *bytes (may be NULL).
  * -ENOENT when unknown: the caller still frees it in the driver. */
 int ledger_release(struct ledger *l, int dev, uint64_t key, uint64_t *bytes);
+
+/* Credits back every committed allocation of this process tagged with `owner`, on every device
+ * (reservations not yet committed, other owners' allocations and other processes' allocations
+ * with the same owner are untouched). Their total size goes to *bytes (saturating) and their
+ * number to *count (each may be NULL; both 0 when there were none, which is not an error).
+ * -EINVAL for owner 0. Allocations released this way are no longer known to ledger_release
+ * (-ENOENT). */
+int ledger_release_owned(struct ledger *l, uint64_t owner, uint64_t *bytes, uint32_t *count);
 
 /* Usage of the vGPU on `dev` (all processes, reservations included) and its cap (0 =
  * unlimited). 0 or -EINVAL. */

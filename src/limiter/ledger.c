@@ -20,6 +20,29 @@
 
 #define COMP "limiter"
 
+/*
+ * The record index: this process's committed records by (device, key), in process memory (a
+ * crash can never corrupt it, and another process can never see it). Open addressing with
+ * linear probing and backward-shift deletion, so there are no tombstones. An entry is a hint:
+ * every hit is checked against the record, and a stale entry (its record freed behind this
+ * process's back, e.g. dropped as corrupt by a repair) is removed. `complete` says that every
+ * committed record of this process's slot has an entry, so a miss is an answer; when an
+ * insertion could not allocate, the index is dropped and lookups scan the record table until
+ * it can be rebuilt. Only touched with the ledger lock held.
+ */
+struct rec_index_ent {
+    uint64_t key;
+    uint32_t rec1; /* record number + 1; 0 = empty entry */
+    uint32_t dev;
+};
+
+struct rec_index {
+    struct rec_index_ent *ent; /* mask + 1 entries, or NULL */
+    uint32_t mask;
+    uint32_t count;
+    int complete;
+};
+
 struct ledger {
     struct ledger_hdr *hdr;
     size_t size;
@@ -27,6 +50,8 @@ struct ledger {
     int probe_fd; /* a second description, to probe other slots */
     int slot;
     pid_t pid; /* the process that claimed the slot: a forked child claims its own */
+    struct rec_index idx;
+    uint64_t seen_repairs; /* h->stats.repairs when the index was last pruned */
     struct limiter_clock clock;
     pthread_mutex_t local; /* serialises this process's threads around slot (re)claiming */
     char path[PATH_MAX];
@@ -132,16 +157,19 @@ static int validate_header(const struct ledger_hdr *h, size_t len, char *err, si
         return -EBADMSG;
     }
     if (h->version != LEDGER_VERSION || h->hdr_size != sizeof(*h)) {
-        seterr(err, errlen, "ledger layout version %u (header %u bytes); this gpool reads version %u",
+        seterr(err, errlen,
+               "ledger layout version %u (header %u bytes); this gpool reads version %u: "
+               "recreate the vGPU ('gpool vgpu create --force') once no process uses it",
                h->version, h->hdr_size, LEDGER_VERSION);
         return -EBADMSG;
     }
     if (h->ndev < 1 || h->ndev > LEDGER_MAX_DEVICES || h->nslots != LEDGER_SLOTS ||
-        h->nrecs != LEDGER_RECS || h->file_size != layout(h->ndev, &so, &ro) ||
-        h->slot_off != so || h->rec_off != ro || h->file_size > len) {
-        seterr(err, errlen, "ledger sizes are inconsistent (%u devices, %u slots, %u records, "
-               "%llu bytes of %zu)", h->ndev, h->nslots, h->nrecs,
-               (unsigned long long)h->file_size, len);
+        h->nrecs != LEDGER_RECS || h->file_size != layout(h->ndev, &so, &ro) || h->slot_off != so ||
+        h->rec_off != ro || h->file_size > len) {
+        seterr(err, errlen,
+               "ledger sizes are inconsistent (%u devices, %u slots, %u records, "
+               "%llu bytes of %zu)",
+               h->ndev, h->nslots, h->nrecs, (unsigned long long)h->file_size, len);
         return -EBADMSG;
     }
     if (memchr(h->name, '\0', sizeof(h->name)) == NULL || !name_ok(h->name) ||
@@ -209,8 +237,8 @@ static int validate_body(const struct ledger_hdr *h, char *err, size_t errlen)
         const struct ledger_slot *sl = slot_at(h, s);
         for (uint32_t d = 0; d < LEDGER_MAX_DEVICES; d++) {
             if (sl->used[d] != slot_used[(size_t)s * LEDGER_MAX_DEVICES + d]) {
-                seterr(err, errlen, "slot %u device %u: usage %llu but its records sum to %llu",
-                       s, d, (unsigned long long)sl->used[d],
+                seterr(err, errlen, "slot %u device %u: usage %llu but its records sum to %llu", s,
+                       d, (unsigned long long)sl->used[d],
                        (unsigned long long)slot_used[(size_t)s * LEDGER_MAX_DEVICES + d]);
                 goto out;
             }
@@ -243,6 +271,203 @@ int ledger_validate(const void *image, size_t len, char *err, size_t errlen)
     rc = validate_body(copy, err, errlen);
     free(copy);
     return rc;
+}
+
+/* ---- the record index (process memory) ------------------------------------------------- */
+
+#define INDEX_MIN 64u /* entries of a fresh table; it doubles at half full */
+
+static uint32_t index_hash(uint32_t dev, uint64_t key)
+{
+    /* Keys are device pointers, aligned to large powers of two: mix the high bits down. */
+    uint64_t x = key ^ ((uint64_t)dev * 0x9e3779b97f4a7c15ull);
+    x ^= x >> 31;
+    x *= 0xd6e8feb86659fd93ull;
+    x ^= x >> 32;
+    return (uint32_t)x;
+}
+
+static void index_free(struct rec_index *x)
+{
+    free(x->ent);
+    x->ent = NULL;
+    x->mask = 0;
+    x->count = 0;
+}
+
+static void index_put(struct rec_index *x, struct rec_index_ent e)
+{
+    uint32_t pos = index_hash(e.dev, e.key) & x->mask;
+    while (x->ent[pos].rec1)
+        pos = (pos + 1) & x->mask;
+    x->ent[pos] = e;
+    x->count++;
+}
+
+/* Moves the entries into a table of nsize entries (a power of two). 0 or -ENOMEM (the table
+ * is then unchanged). */
+static int index_resize(struct rec_index *x, uint32_t nsize)
+{
+    struct rec_index_ent *ent = calloc(nsize, sizeof(*ent));
+    if (!ent)
+        return -ENOMEM;
+    struct rec_index old = *x;
+    uint32_t size = old.ent ? old.mask + 1 : 0;
+    x->ent = ent;
+    x->mask = nsize - 1;
+    x->count = 0;
+    for (uint32_t i = 0; i < size; i++)
+        if (old.ent[i].rec1)
+            index_put(x, old.ent[i]);
+    free(old.ent);
+    return 0;
+}
+
+/* Makes room for one more entry: the table doubles past half full. 0 or -ENOMEM. */
+static int index_reserve(struct rec_index *x)
+{
+    if (GPOOL_FAILPOINT("ledger.index.alloc"))
+        return -ENOMEM;
+    uint32_t size = x->ent ? x->mask + 1 : 0;
+    if (x->ent && (x->count + 1) * 2 <= size)
+        return 0;
+    return index_resize(x, size ? size * 2 : INDEX_MIN);
+}
+
+/* Gives memory back once the table is below 1/8 full (if it can: else it stays as it is). */
+static void index_shrink(struct rec_index *x)
+{
+    uint32_t size = x->ent ? x->mask + 1 : 0, nsize = size;
+    while (nsize > INDEX_MIN && x->count * 8 < nsize)
+        nsize /= 2;
+    if (nsize < size)
+        (void)index_resize(x, nsize);
+}
+
+/* Removes the entry at pos: later entries of its probe run move back into the hole (each only
+ * if that keeps it reachable from its home position). Entries only move towards pos. */
+static void index_remove_at(struct rec_index *x, uint32_t pos)
+{
+    uint32_t hole = pos, j = pos;
+    for (;;) {
+        j = (j + 1) & x->mask;
+        if (!x->ent[j].rec1)
+            break;
+        uint32_t home = index_hash(x->ent[j].dev, x->ent[j].key) & x->mask;
+        /* The entry stays when its home lies cyclically in (hole, j]. */
+        int stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+        if (stays)
+            continue;
+        x->ent[hole] = x->ent[j];
+        hole = j;
+    }
+    x->ent[hole] = (struct rec_index_ent){0};
+    x->count--;
+}
+
+/* Whether record r is a committed record of this process holding (dev, key). Lock held. */
+static int rec_is_ours(const struct ledger *l, uint32_t r, uint32_t dev, uint64_t key)
+{
+    if (r >= l->hdr->nrecs)
+        return 0;
+    const struct ledger_rec *rec = rec_at(l->hdr, r);
+    return rec->state == LEDGER_REC_COMMITTED && rec->slot == (uint32_t)l->slot &&
+           rec->dev == dev && rec->key == key;
+}
+
+/* Records that this process committed record r as (dev, key). When the table cannot grow, the
+ * index is dropped (lookups scan until index_ready rebuilds it). Lock held. */
+static void index_add(struct ledger *l, uint32_t dev, uint64_t key, uint32_t r)
+{
+    struct rec_index *x = &l->idx;
+    if (!x->complete)
+        return;
+    if (index_reserve(x) < 0) {
+        LOG_WARN(COMP, "vGPU %s: out of memory for the record index; scanning the ledger instead",
+                 l->hdr->name);
+        index_free(x);
+        x->complete = 0;
+        return;
+    }
+    index_put(x, (struct rec_index_ent){.key = key, .rec1 = r + 1, .dev = dev});
+}
+
+/* Makes the index complete, rebuilding it from the record table if an allocation failed
+ * earlier. Returns whether it is usable; when not, the caller scans. Lock held. */
+static int index_ready(struct ledger *l)
+{
+    struct rec_index *x = &l->idx;
+    if (x->complete)
+        return 1;
+    struct ledger_hdr *h = l->hdr;
+    index_free(x);
+    for (uint32_t r = 0; r < h->nrecs; r++) {
+        const struct ledger_rec *rec = rec_at(h, r);
+        if (rec->state != LEDGER_REC_COMMITTED || rec->slot != (uint32_t)l->slot)
+            continue;
+        if (index_reserve(x) < 0) {
+            index_free(x);
+            return 0;
+        }
+        index_put(x, (struct rec_index_ent){.key = rec->key, .rec1 = r + 1, .dev = rec->dev});
+    }
+    x->complete = 1;
+    return 1;
+}
+
+/* Drops the entries whose record is no longer this process's (after a repair). Lock held. */
+static void index_prune(struct ledger *l)
+{
+    struct rec_index *x = &l->idx;
+    for (uint32_t pos = 0; x->ent && pos <= x->mask;) {
+        const struct rec_index_ent *e = &x->ent[pos];
+        if (e->rec1 && !rec_is_ours(l, e->rec1 - 1, e->dev, e->key))
+            index_remove_at(x, pos); /* pos now holds a later entry (or none): look again */
+        else
+            pos++;
+    }
+    index_shrink(x);
+}
+
+/* An empty, complete index: this process has just claimed its slot. */
+static void index_reset(struct ledger *l)
+{
+    index_free(&l->idx);
+    l->idx.complete = 1;
+    l->seen_repairs = l->hdr->stats.repairs;
+}
+
+/*
+ * Finds this process's committed record holding (dev, key): through the index, or by scanning
+ * the record table when the index is not usable. Returns the record number, or -1; *pos gets
+ * the index entry of the hit (UINT32_MAX when none: found by a scan). Lock held.
+ */
+static int64_t find_committed(struct ledger *l, uint32_t dev, uint64_t key, uint32_t *pos)
+{
+    struct rec_index *x = &l->idx;
+    struct ledger_hdr *h = l->hdr;
+    *pos = UINT32_MAX;
+    if (index_ready(l)) {
+        if (!x->ent)
+            return -1;
+        uint32_t p = index_hash(dev, key) & x->mask;
+        while (x->ent[p].rec1) {
+            const struct rec_index_ent *e = &x->ent[p];
+            if (e->dev != dev || e->key != key) {
+                p = (p + 1) & x->mask;
+            } else if (rec_is_ours(l, e->rec1 - 1, dev, key)) {
+                *pos = p;
+                return e->rec1 - 1;
+            } else {
+                index_remove_at(x, p); /* stale; p now holds a later entry of the run, or none */
+            }
+        }
+        return -1;
+    }
+    for (uint32_t r = 0; r < h->nrecs; r++)
+        if (rec_is_ours(l, r, dev, key))
+            return r;
+    return -1;
 }
 
 /* ---- locking, repair, reaping ----------------------------------------------------------- */
@@ -350,6 +575,7 @@ static int claim_slot(struct ledger *l)
         GPOOL_FAILPOINT("ledger.attach.claimed");
         store32(&sl->state, LEDGER_SLOT_LIVE);
         l->slot = (int)s;
+        index_reset(l);
         return 0;
     }
     return -EUSERS;
@@ -377,12 +603,15 @@ static int reopen_fds(struct ledger *l)
     return 0;
 }
 
-/* Takes the lock, making sure this process (a forked child too) owns a slot. */
+/* Takes the lock, making sure this process (a forked child too) owns a slot and that its
+ * record index describes that slot. */
 static int lock_attached(struct ledger *l)
 {
     int rc = 0;
     pthread_mutex_lock(&l->local);
     if (l->pid != getpid()) {
+        /* A forked child: the index copied from the parent describes the parent's records; it
+         * is replaced when the child claims its slot. */
         rc = reopen_fds(l);
         l->slot = -1;
         l->pid = getpid();
@@ -396,6 +625,12 @@ static int lock_attached(struct ledger *l)
             LOG_ERROR(COMP, "vGPU %s: cannot claim a process slot: %s", l->hdr->name,
                       strerror(-rc));
         }
+    }
+    if (!rc && l->seen_repairs != l->hdr->stats.repairs) {
+        /* A repair rebuilt the ledger from its records; it keeps a live process's records, but
+         * drops invalid ones: forget index entries that no longer match. */
+        index_prune(l);
+        l->seen_repairs = l->hdr->stats.repairs;
     }
     pthread_mutex_unlock(&l->local);
     return rc;
@@ -504,8 +739,10 @@ int ledger_open(const char *dir, const char *name, const struct ledger_limits *c
     int rc;
     *out = NULL;
     if (!name_ok(name)) {
-        seterr(err, errlen, "limiter: vGPU name \"%.80s\" is not valid (1-%d of A-Z a-z 0-9 . _ -, "
-               "not starting with '.')", name ? name : "", LEDGER_NAME_MAX);
+        seterr(err, errlen,
+               "limiter: vGPU name \"%.80s\" is not valid (1-%d of A-Z a-z 0-9 . _ -, "
+               "not starting with '.')",
+               name ? name : "", LEDGER_NAME_MAX);
         return -EINVAL;
     }
     if (create && (!limits_ok(create) || create->ndev < 1 || create->ndev > LEDGER_MAX_DEVICES)) {
@@ -541,8 +778,9 @@ int ledger_open(const char *dir, const char *name, const struct ledger_limits *c
         rc = reopen_fds(l);
     }
     if (rc) {
-        seterr(err, errlen, rc == -ENOENT ? "limiter: vGPU \"%s\" does not exist (%s)"
-                                          : "limiter: vGPU \"%s\": cannot open %s",
+        seterr(err, errlen,
+               rc == -ENOENT ? "limiter: vGPU \"%s\" does not exist (%s)"
+                             : "limiter: vGPU \"%s\": cannot open %s",
                name, l->path);
         goto fail;
     }
@@ -560,7 +798,7 @@ int ledger_open(const char *dir, const char *name, const struct ledger_limits *c
         goto fail;
     }
     l->hdr = map;
-    char why[200];
+    char why[256];
     if ((rc = validate_header(l->hdr, l->size, why, sizeof(why))) != 0) {
         seterr(err, errlen, "limiter: %s: refused: %s", l->path, why);
         goto fail;
@@ -600,6 +838,7 @@ void ledger_close(struct ledger *l)
         return;
     if (l->hdr && l->slot >= 0 && l->pid == getpid() && lock(l) == 0) {
         struct ledger_hdr *h = l->hdr;
+        /* A scan, not the index: reservations go too, and nothing may stay behind. */
         for (uint32_t r = 0; r < h->nrecs; r++) {
             struct ledger_rec *rec = rec_at(h, r);
             if (rec->state != LEDGER_REC_FREE && rec->slot == (uint32_t)l->slot)
@@ -608,6 +847,7 @@ void ledger_close(struct ledger *l)
         store32(&slot_at(h, (uint32_t)l->slot)->state, LEDGER_SLOT_FREE);
         unlock(l);
     }
+    index_free(&l->idx);
     if (l->hdr)
         munmap(l->hdr, l->size);
     if (l->fd >= 0)
@@ -669,6 +909,7 @@ int ledger_reserve(struct ledger *l, int dev, uint64_t bytes, struct ledger_tick
     rec->slot = (uint16_t)l->slot;
     rec->seq++;
     rec->key = 0;
+    rec->owner = 0;
     rec->bytes = bytes;
     store32(&rec->state, LEDGER_REC_RESERVED);
     GPOOL_FAILPOINT("ledger.reserve.counted");
@@ -694,31 +935,35 @@ static struct ledger_rec *ticket_rec(struct ledger *l, const struct ledger_ticke
     return rec;
 }
 
-int ledger_commit(struct ledger *l, const struct ledger_ticket *t, uint64_t key)
+int ledger_commit_owned(struct ledger *l, const struct ledger_ticket *t, uint64_t key,
+                        uint64_t owner)
 {
     int rc = lock_attached(l);
     if (rc)
         return rc;
-    struct ledger_hdr *h = l->hdr;
     struct ledger_rec *rec = ticket_rec(l, t);
+    uint32_t pos;
     if (!rec) {
         rc = -EINVAL;
         goto out;
     }
-    for (uint32_t r = 0; r < h->nrecs; r++) {
-        struct ledger_rec *o = rec_at(h, r);
-        if (o->state == LEDGER_REC_COMMITTED && o->slot == rec->slot && o->dev == rec->dev &&
-            o->key == key) {
-            rc = -EEXIST;
-            goto out;
-        }
+    if (find_committed(l, rec->dev, key, &pos) >= 0) {
+        rc = -EEXIST;
+        goto out;
     }
     rec->key = key;
+    rec->owner = owner;
     GPOOL_FAILPOINT("ledger.commit.locked");
     store32(&rec->state, LEDGER_REC_COMMITTED);
+    index_add(l, rec->dev, key, t->rec);
 out:
     unlock(l);
     return rc;
+}
+
+int ledger_commit(struct ledger *l, const struct ledger_ticket *t, uint64_t key)
+{
+    return ledger_commit_owned(l, t, key, 0);
 }
 
 int ledger_rollback(struct ledger *l, const struct ledger_ticket *t)
@@ -743,23 +988,92 @@ int ledger_release(struct ledger *l, int dev, uint64_t key, uint64_t *bytes)
     int rc = lock_attached(l);
     if (rc)
         return rc;
-    rc = -ENOENT;
-    for (uint32_t r = 0; r < h->nrecs; r++) {
-        struct ledger_rec *rec = rec_at(h, r);
-        if (rec->state == LEDGER_REC_COMMITTED && rec->slot == (uint32_t)l->slot &&
-            rec->dev == (uint32_t)dev && rec->key == key) {
-            GPOOL_FAILPOINT("ledger.release.locked");
-            if (bytes)
-                *bytes = rec->bytes;
-            free_rec(h, rec);
-            rc = 0;
-            break;
+    uint32_t pos;
+    int64_t r = find_committed(l, (uint32_t)dev, key, &pos);
+    if (r >= 0) {
+        struct ledger_rec *rec = rec_at(h, (uint32_t)r);
+        GPOOL_FAILPOINT("ledger.release.locked");
+        if (bytes)
+            *bytes = rec->bytes;
+        free_rec(h, rec);
+        if (pos != UINT32_MAX) {
+            index_remove_at(&l->idx, pos);
+            index_shrink(&l->idx);
         }
+    } else {
+        rc = -ENOENT;
     }
     unlock(l);
     if (!rc)
         GPOOL_FAILPOINT("ledger.release.done");
     return rc;
+}
+
+/* Sums across devices, each of which fits: saturating, never wrapping. */
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return a + b < a ? UINT64_MAX : a + b;
+}
+
+int ledger_release_owned(struct ledger *l, uint64_t owner, uint64_t *bytes, uint32_t *count)
+{
+    struct ledger_hdr *h = l->hdr;
+    uint64_t total = 0;
+    uint32_t n = 0;
+    if (bytes)
+        *bytes = 0;
+    if (count)
+        *count = 0;
+    if (owner == 0)
+        return -EINVAL;
+    int rc = lock_attached(l);
+    if (rc)
+        return rc;
+    struct rec_index *x = &l->idx;
+    if (index_ready(l)) {
+        /* Every committed record of this process has an entry: visit the entries, not the
+         * table. A removal moves later entries back into pos, so pos is looked at again. */
+        for (uint32_t pos = 0; x->ent && pos <= x->mask;) {
+            const struct rec_index_ent *e = &x->ent[pos];
+            if (!e->rec1) {
+                pos++;
+                continue;
+            }
+            uint32_t r = e->rec1 - 1;
+            if (!rec_is_ours(l, r, e->dev, e->key)) {
+                index_remove_at(x, pos); /* stale */
+                continue;
+            }
+            struct ledger_rec *rec = rec_at(h, r);
+            if (rec->owner != owner) {
+                pos++;
+                continue;
+            }
+            total = add_sat(total, rec->bytes);
+            free_rec(h, rec);
+            index_remove_at(x, pos);
+            if (++n == 1)
+                GPOOL_FAILPOINT("ledger.release_owned.locked");
+        }
+        index_shrink(x);
+    } else {
+        for (uint32_t r = 0; r < h->nrecs; r++) {
+            struct ledger_rec *rec = rec_at(h, r);
+            if (rec->state == LEDGER_REC_COMMITTED && rec->slot == (uint32_t)l->slot &&
+                rec->owner == owner) {
+                total = add_sat(total, rec->bytes);
+                free_rec(h, rec);
+                if (++n == 1)
+                    GPOOL_FAILPOINT("ledger.release_owned.locked");
+            }
+        }
+    }
+    unlock(l);
+    if (bytes)
+        *bytes = total;
+    if (count)
+        *count = n;
+    return 0;
 }
 
 int ledger_usage(struct ledger *l, int dev, uint64_t *used, uint64_t *cap)

@@ -11,8 +11,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#define LEDGER_MAGIC 0x5245474455504756ull /* "VGPUDGER" little-endian */
-#define LEDGER_VERSION 1u
+#define LEDGER_MAGIC   0x5245474455504756ull /* "VGPUDGER" little-endian */
+#define LEDGER_VERSION 2u
 
 /* Liveness bytes: slot s is alive while byte LEDGER_LIVE_BASE + s of the file is OFD-locked. */
 #define LEDGER_LIVE_BASE (1ull << 40)
@@ -36,6 +36,7 @@ struct ledger_rec {
     uint32_t pad;
     uint64_t key;
     uint64_t bytes;
+    uint64_t owner; /* ledger_commit_owned's tag (a CUDA context); 0 = none */
 };
 
 struct ledger_hdr {
