@@ -270,6 +270,53 @@ CUresult hook_vram_current_device(int *dev)
     return res;
 }
 
+uint64_t hook_vram_current_owner(void)
+{
+    hook_pfn_cuCtxGetCurrent fn =
+        (hook_pfn_cuCtxGetCurrent)hook_real_fn(GPOOL_API_ID_cuCtxGetCurrent);
+    CUcontext ctx = NULL;
+    if (!fn || fn(&ctx) != CUDA_SUCCESS)
+        return 0;
+    return (uint64_t)(uintptr_t)ctx;
+}
+
+void hook_vram_context_gone(uint64_t ctx)
+{
+    struct ledger *l;
+    if (!ctx || !hook_vram_cfg.enabled || hook_vram_ledger(&l) != CUDA_SUCCESS)
+        return;
+    uint64_t bytes = 0;
+    uint32_t n = 0;
+    int rc = ledger_release_owned(l, ctx, &bytes, &n);
+    if (rc < 0)
+        LOG_WARN("hook", "vGPU '%s': cannot credit the allocations of context 0x%llx: %s",
+                 hook_vram_cfg.name, (unsigned long long)ctx, strerror(-rc));
+    else if (n)
+        LOG_DEBUG("hook", "vGPU '%s': context 0x%llx gone: %u allocations (%llu bytes) credited",
+                  hook_vram_cfg.name, (unsigned long long)ctx, n, (unsigned long long)bytes);
+}
+
+/* Whether what call allocates belongs to the current context (the driver frees it when the
+ * context goes): device memory and arrays do; pool blocks and VMM handles belong to the device. */
+static int context_owned(int id)
+{
+    switch (id) {
+    case GPOOL_API_ID_cuMemAlloc:
+    case GPOOL_API_ID_cuMemAlloc_v2:
+    case GPOOL_API_ID_cuMemAllocPitch:
+    case GPOOL_API_ID_cuMemAllocPitch_v2:
+    case GPOOL_API_ID_cuMemAllocManaged:
+    case GPOOL_API_ID_cuArrayCreate:
+    case GPOOL_API_ID_cuArrayCreate_v2:
+    case GPOOL_API_ID_cuArray3DCreate:
+    case GPOOL_API_ID_cuArray3DCreate_v2:
+    case GPOOL_API_ID_cuMipmappedArrayCreate:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int hook_vram_round_granule(uint64_t bytes, uint64_t *out)
 {
     if (bytes > UINT64_MAX - (HOOK_VRAM_GRANULE - 1))
@@ -577,11 +624,12 @@ static CUresult vram_alloc_after(struct hook_call *call, CUresult rc)
             }
         }
     }
-    int r = ledger_commit(l, &vram_ticket, ptr);
+    uint64_t owner = context_owned(call->id) ? hook_vram_current_owner() : 0;
+    int r = ledger_commit_owned(l, &vram_ticket, ptr, owner);
     if (r == -EEXIST) {
         /* The driver reused an address the ledger still holds: that allocation is gone. */
         ledger_release(l, vram_ticket.dev, ptr, NULL);
-        r = ledger_commit(l, &vram_ticket, ptr);
+        r = ledger_commit_owned(l, &vram_ticket, ptr, owner);
     }
     if (r < 0) {
         LOG_ERROR("hook", "%s: cannot record 0x%llx in vGPU '%s': %s",

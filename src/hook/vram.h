@@ -67,6 +67,13 @@ CUresult hook_vram_errno_result(int rc);
 /* The current context's device (the real driver's cuCtxGetDevice). */
 CUresult hook_vram_current_device(int *dev);
 
+/* The current context (the real driver's cuCtxGetCurrent) as a ledger owner; 0 when none. */
+uint64_t hook_vram_current_owner(void);
+
+/* Context ctx was destroyed (or a primary context deactivated): the driver freed everything made
+ * in it, so credit every allocation of this process the ledger records with that owner. */
+void hook_vram_context_gone(uint64_t ctx);
+
 /* bytes rounded up to HOOK_VRAM_GRANULE into *out; -1 on overflow. */
 int hook_vram_round_granule(uint64_t bytes, uint64_t *out);
 

@@ -8,6 +8,7 @@
 #include "gpool/log.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,9 +197,11 @@ static CUresult overhead_reserve(int dev, enum overhead_kind kind, const char *w
     return CUDA_SUCCESS;
 }
 
-/* Commits reservation c as `key` when the driver answered rc == CUDA_SUCCESS, else drops it.
- * A key already recorded (a concurrent retain of the same primary context) keeps one charge. */
-static void overhead_settle(struct overhead_charge *c, CUresult rc, uint64_t key, const char *what)
+/* Commits reservation c as `key` (owned by context `owner`, 0: none) when the driver answered
+ * rc == CUDA_SUCCESS, else drops it. A key already recorded (a concurrent retain of the same
+ * primary context) keeps one charge. */
+static void overhead_settle(struct overhead_charge *c, CUresult rc, uint64_t key, uint64_t owner,
+                            const char *what)
 {
     if (!c->reserved)
         return;
@@ -207,7 +210,7 @@ static void overhead_settle(struct overhead_charge *c, CUresult rc, uint64_t key
         ledger_rollback(l, &c->t);
         return;
     }
-    int r = ledger_commit(l, &c->t, key);
+    int r = ledger_commit_owned(l, &c->t, key, owner);
     if (r < 0) {
         if (r != -EEXIST)
             LOG_ERROR("hook", "%s: cannot record overhead 0x%llx in vGPU '%s': %s", what,
@@ -243,7 +246,7 @@ static void overhead_credit(int dev, uint64_t key)
         rc = real call_args;                                                                       \
         overhead_settle(&c, rc,                                                                    \
                         rc == CUDA_SUCCESS ? (uint64_t)(uintptr_t)*pctx ^ HOOK_VRAM_KEY_CTX : 0,   \
-                        #name);                                                                    \
+                        0, #name);                                                                 \
         return rc;                                                                                 \
     } while (0)
 
@@ -273,22 +276,28 @@ CUresult cuCtxCreate_v4(CUcontext *pctx, CUctxCreateParams *ctxCreateParams, uns
     HOOK_VRAM_CTX_CREATE(cuCtxCreate_v4, (pctx, ctxCreateParams, flags, dev));
 }
 
+/* After cuCtxDestroy: the context's overhead is credited, and so is everything the driver freed
+ * with it (allocations, arrays, modules: the records it owns). */
+static CUresult context_destroyed(CUcontext ctx, CUresult rc)
+{
+    if (rc != CUDA_SUCCESS || !hook_vram_cfg.enabled)
+        return rc;
+    if (overhead_charged())
+        overhead_credit(-1, (uint64_t)(uintptr_t)ctx ^ HOOK_VRAM_KEY_CTX);
+    hook_vram_context_gone((uint64_t)(uintptr_t)ctx);
+    return rc;
+}
+
 CUresult cuCtxDestroy(CUcontext ctx)
 {
     HOOK_REAL_OR_MISSING(cuCtxDestroy);
-    CUresult rc = real(ctx);
-    if (rc == CUDA_SUCCESS && overhead_charged())
-        overhead_credit(-1, (uint64_t)(uintptr_t)ctx ^ HOOK_VRAM_KEY_CTX);
-    return rc;
+    return context_destroyed(ctx, real(ctx));
 }
 
 CUresult cuCtxDestroy_v2(CUcontext ctx)
 {
     HOOK_REAL_OR_MISSING(cuCtxDestroy_v2);
-    CUresult rc = real(ctx);
-    if (rc == CUDA_SUCCESS && overhead_charged())
-        overhead_credit(-1, (uint64_t)(uintptr_t)ctx ^ HOOK_VRAM_KEY_CTX);
-    return rc;
+    return context_destroyed(ctx, real(ctx));
 }
 
 /* Whether dev's primary context is active now (1), not (0), or unknown (-1). */
@@ -303,52 +312,74 @@ static int primary_active(CUdevice dev)
     return active != 0;
 }
 
+/* Each device's primary context as its last retain returned it: the owner of what is made in
+ * it, credited when a release or reset deactivates it. */
+static _Atomic(uintptr_t) primary_ctx[LEDGER_MAX_DEVICES];
+
+static void primary_remember(CUdevice dev, CUresult rc, const CUcontext *pctx)
+{
+    if (rc == CUDA_SUCCESS && hook_vram_cfg.enabled && dev >= 0 && dev < LEDGER_MAX_DEVICES)
+        atomic_store(&primary_ctx[dev], (uintptr_t)*pctx);
+}
+
 /* The first retain of a device's primary context creates it: charged then, key = the device. */
 CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
 {
     HOOK_REAL_OR_MISSING(cuDevicePrimaryCtxRetain);
-    if (!overhead_charged() || primary_active(dev) == 1)
-        return real(pctx, dev);
+    CUresult rc;
+    if (!overhead_charged() || primary_active(dev) == 1) {
+        rc = real(pctx, dev);
+        primary_remember(dev, rc, pctx);
+        return rc;
+    }
     struct overhead_charge c;
-    CUresult rc = overhead_reserve((int)dev, OVERHEAD_CTX, "cuDevicePrimaryCtxRetain", &c);
+    rc = overhead_reserve((int)dev, OVERHEAD_CTX, "cuDevicePrimaryCtxRetain", &c);
     if (rc != CUDA_SUCCESS)
         return rc;
     rc = real(pctx, dev);
-    overhead_settle(&c, rc, (uint64_t)(unsigned)dev ^ HOOK_VRAM_KEY_PRIMARY,
+    overhead_settle(&c, rc, (uint64_t)(unsigned)dev ^ HOOK_VRAM_KEY_PRIMARY, 0,
                     "cuDevicePrimaryCtxRetain");
+    primary_remember(dev, rc, pctx);
     return rc;
 }
 
-/* After a release or reset that left dev's primary context inactive, its overhead is credited. */
-static CUresult primary_after(CUdevice dev, CUresult rc)
+/* After a release or reset of dev's primary context: a reset frees everything made in it (the
+ * context itself is re-created at once while retained), and a release or reset that leaves it
+ * inactive destroys it. What the driver freed is credited; the overhead when it is inactive. */
+static CUresult primary_after(CUdevice dev, CUresult rc, int reset)
 {
-    if (rc == CUDA_SUCCESS && overhead_charged() && primary_active(dev) == 0)
+    if (rc != CUDA_SUCCESS || !hook_vram_cfg.enabled)
+        return rc;
+    int inactive = primary_active(dev) == 0;
+    if (inactive && overhead_charged())
         overhead_credit((int)dev, (uint64_t)(unsigned)dev ^ HOOK_VRAM_KEY_PRIMARY);
+    if ((inactive || reset) && dev >= 0 && dev < LEDGER_MAX_DEVICES)
+        hook_vram_context_gone(atomic_load(&primary_ctx[dev]));
     return rc;
 }
 
 CUresult cuDevicePrimaryCtxRelease(CUdevice dev)
 {
     HOOK_REAL_OR_MISSING(cuDevicePrimaryCtxRelease);
-    return primary_after(dev, real(dev));
+    return primary_after(dev, real(dev), 0);
 }
 
 CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
 {
     HOOK_REAL_OR_MISSING(cuDevicePrimaryCtxRelease_v2);
-    return primary_after(dev, real(dev));
+    return primary_after(dev, real(dev), 0);
 }
 
 CUresult cuDevicePrimaryCtxReset(CUdevice dev)
 {
     HOOK_REAL_OR_MISSING(cuDevicePrimaryCtxReset);
-    return primary_after(dev, real(dev));
+    return primary_after(dev, real(dev), 1);
 }
 
 CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev)
 {
     HOOK_REAL_OR_MISSING(cuDevicePrimaryCtxReset_v2);
-    return primary_after(dev, real(dev));
+    return primary_after(dev, real(dev), 1);
 }
 
 /*
@@ -367,7 +398,7 @@ CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev)
             return rc;                                                                             \
         rc = real call_args;                                                                       \
         overhead_settle(&c, rc, rc == CUDA_SUCCESS ? (uint64_t)(uintptr_t) * (out) ^ (tag) : 0,    \
-                        #name);                                                                    \
+                        (tag) == HOOK_VRAM_KEY_MODULE ? hook_vram_current_owner() : 0, #name);     \
         return rc;                                                                                 \
     } while (0)
 
