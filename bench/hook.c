@@ -6,8 +6,15 @@
  *      hook, both loaded in this process with dlopen (the hook's GPOOL_REAL_DRIVER names the same
  *      file, so both reach the one loaded sim), in ns per call; and a launch-bound loop (tiny
  *      kernel launches + one sync) through each, as a ratio;
- *   2. compute share: two vGPUs at 25/75 and at 25/unlimited, one child process each spinning
- *      kernels through the hook; each vGPU's share = GPU time charged in its ledger / wall time;
+ *   2. compute share: two vGPUs at 25/75 and at 25/unlimited on the one simulated device, one
+ *      child process each spinning a kernel (launch, wait) through the hook. Each vGPU's share
+ *      of the window is measured three ways that do not trust the hook: the device's own engine
+ *      busy time (the simulator's counter, which every process's kernels add to) split between
+ *      the vGPUs by the kernels each completed in the window; the kernels' own run time (each
+ *      kernel stamps %globaltimer at its first and last instruction); and the child's time
+ *      spent waiting for its kernels. The GPU time the hook charged in each vGPU's ledger is
+ *      printed beside them. First, one process alone: with no vGPU (the calibration), at 25%
+ *      and at 75%;
  *   3. limit change to effect: a child throttled at 1%; this process raises the share to 100%
  *      (ledger_set_limits) and times the next charged launch; lowers it back and times the next
  *      throttled launch (the ledger's counters);
@@ -15,13 +22,16 @@
  *      child's cuMemAlloc of the same size is timed from the kill to its success.
  *
  * Children are this program run again ("child ..." arguments) with the vGPU's environment; they
- * load only the hook. Prints figures; never fails on a timing. Never run by the tests; see
- * bench/README.md.
+ * load only the hook. Prints figures and, last, one summary line per figure; never fails on a
+ * timing. Never run by the tests; see bench/README.md.
  *
- * Usage: hook [seconds [calls]]   (share window per split, default 4; calls for part 1,
- *                                  default 10000000)
+ * Usage: hook [seconds [calls [parts]]]   (share window per split, default 10; calls for
+ *                                          part 1, default 10000000; the parts to run, default
+ *                                          1234)
+ *        BENCH_HOOK_INFLIGHT=2 hook ...    (part 2's children keep two kernels in flight, not one)
  */
-#include <cuda.h>
+#include "sim.h" /* the simulator's shared state (its engine busy counter); brings cuda.h */
+#include "state_layout.h"
 
 #include "gpool/ledger.h"
 
@@ -48,20 +58,33 @@
 #endif
 
 #define SPIN_ITERS 20000u
-#define VRAM_CAP (64ull << 20)
-#define READY_FD 3
-#define GO_FD 4
+#define VRAM_CAP   (64ull << 20)
+#define READY_FD   3
+#define GO_FD      4
+/* Kernels a spinning child keeps the stamps of (later ones overwrite the last slot), and the
+ * bytes of one kernel's stamps: %globaltimer at its first and last instruction, its sum. */
+#define STAMPS_MAX  (1u << 18)
+#define STAMP_BYTES 32u
+/* A share window starts this long after the children start spinning (past the bucket's burst
+ * and the hook's first samples) and they spin this long after it ends. */
+#define SHARE_WARMUP 0.5
+#define SHARE_TAIL   0.3
 
-/* A thread counting to n: a kernel that takes measurable time on the simulator. */
+/* spin: a thread counting to n, a kernel that takes measurable time on the simulator; it
+ * stamps the device's clock when it starts and ends into out[slot]. */
 static const char spin_ptx[] =
     ".version 7.0\n.target sm_80\n.address_size 64\n"
-    ".visible .entry spin(.param .u64 out, .param .u32 n)\n{\n"
-    "  .reg .u32 %r<4>;\n  .reg .u64 %rd<3>;\n  .reg .pred %p;\n"
-    "  ld.param.u64 %rd1, [out];\n  ld.param.u32 %r1, [n];\n"
+    ".visible .entry spin(.param .u64 out, .param .u32 n, .param .u32 slot)\n{\n"
+    "  .reg .u32 %r<5>;\n  .reg .u64 %rd<6>;\n  .reg .pred %p;\n"
+    "  mov.u64 %rd3, %globaltimer;\n"
+    "  ld.param.u64 %rd1, [out];\n  ld.param.u32 %r1, [n];\n  ld.param.u32 %r4, [slot];\n"
     "  mov.u32 %r2, 0;\n  mov.u32 %r3, 0;\n"
     "LOOP:\n  setp.ge.u32 %p, %r2, %r1;\n  @%p bra DONE;\n"
     "  add.u32 %r3, %r3, %r2;\n  add.u32 %r2, %r2, 1;\n  bra LOOP;\n"
-    "DONE:\n  cvta.to.global.u64 %rd2, %rd1;\n  st.global.u32 [%rd2], %r3;\n  ret;\n}\n"
+    "DONE:\n  mov.u64 %rd4, %globaltimer;\n"
+    "  cvta.to.global.u64 %rd2, %rd1;\n  mul.wide.u32 %rd5, %r4, 32;\n"
+    "  add.u64 %rd2, %rd2, %rd5;\n  st.global.u64 [%rd2], %rd3;\n"
+    "  st.global.u64 [%rd2+8], %rd4;\n  st.global.u32 [%rd2+16], %r3;\n  ret;\n}\n"
     ".visible .entry empty()\n{\n  ret;\n}\n";
 
 /* The entry points this program calls, from one library. */
@@ -78,8 +101,13 @@ struct drv {
     CUresult (*ModuleGetFunction)(CUfunction *, CUmodule, const char *);
     CUresult (*MemAlloc)(CUdeviceptr *, size_t);
     CUresult (*MemFree)(CUdeviceptr);
-    CUresult (*LaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
-                             unsigned, unsigned, CUstream, void **, void **);
+    CUresult (*MemcpyDtoH)(void *, CUdeviceptr, size_t);
+    CUresult (*EventCreate)(CUevent *, unsigned int);
+    CUresult (*EventRecord)(CUevent, CUstream);
+    CUresult (*EventSynchronize)(CUevent);
+    CUresult (*EventDestroy)(CUevent);
+    CUresult (*LaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, CUstream, void **, void **);
 };
 
 static double now(void)
@@ -125,20 +153,25 @@ static void drv_load(struct drv *d, const char *what, const char *path)
     *(void **)&d->ModuleGetFunction = sym(d->handle, "cuModuleGetFunction");
     *(void **)&d->MemAlloc = sym(d->handle, "cuMemAlloc_v2");
     *(void **)&d->MemFree = sym(d->handle, "cuMemFree_v2");
+    *(void **)&d->MemcpyDtoH = sym(d->handle, "cuMemcpyDtoH_v2");
+    *(void **)&d->EventCreate = sym(d->handle, "cuEventCreate");
+    *(void **)&d->EventRecord = sym(d->handle, "cuEventRecord");
+    *(void **)&d->EventSynchronize = sym(d->handle, "cuEventSynchronize");
+    *(void **)&d->EventDestroy = sym(d->handle, "cuEventDestroy_v2");
     *(void **)&d->LaunchKernel = sym(d->handle, "cuLaunchKernel");
 }
 
-#define OK(call)                                                                                  \
-    do {                                                                                          \
-        CUresult r_ = (call);                                                                     \
-        if (r_ != CUDA_SUCCESS)                                                                   \
-            die(#call, (long)r_);                                                                 \
+#define OK(call)                                                                                   \
+    do {                                                                                           \
+        CUresult r_ = (call);                                                                      \
+        if (r_ != CUDA_SUCCESS)                                                                    \
+            die(#call, (long)r_);                                                                  \
     } while (0)
 
 static CUfunction spin_fn, empty_fn;
 static CUdeviceptr spin_out;
-static unsigned int spin_iters = SPIN_ITERS;
-static void *spin_args[] = {&spin_out, &spin_iters};
+static unsigned int spin_iters = SPIN_ITERS, spin_slot;
+static void *spin_args[] = {&spin_out, &spin_iters, &spin_slot};
 
 /* cuInit, primary context current, the module loaded, 4 bytes for the spin kernel. */
 static void cuda_setup(const struct drv *d)
@@ -169,26 +202,95 @@ static void say(int fd, const char *fmt, ...)
 
 /* ---- children ---- */
 
-/* child spin SECONDS: launch the spin kernel and synchronize until the time is up. */
-static int child_spin(double seconds)
+/* Reads one line from fd (blocking); exits at end of file. */
+static void read_line(int fd, char *buf, size_t len)
+{
+    size_t n = 0;
+    while (n + 1 < len) {
+        if (read(fd, buf + n, 1) != 1)
+            exit(1);
+        if (buf[n++] == '\n')
+            break;
+    }
+    buf[n] = '\0';
+}
+
+/*
+ * child spin: launch the spin kernel and wait for it, over and over, until the monotonic time the
+ * parent sends on GO_FD ("END\n"); then it sends the window ("T0 T1\n") and the child reports,
+ * for the kernels whose completion it saw inside it, their count, the sum of their own run time
+ * (the kernel's %globaltimer stamps) and the time it spent waiting for them:
+ * "done LAUNCHES KERNELS RUN_S SYNC_S\n".
+ */
+static int child_spin(void)
 {
     struct drv d;
+    char line[128];
     drv_load(&d, "hook", HOOK_LIB);
     cuda_setup(&d);
-    OK(d.MemAlloc(&spin_out, 4));
+    OK(d.MemAlloc(&spin_out, (size_t)STAMPS_MAX * STAMP_BYTES));
+    double *done = calloc(STAMPS_MAX, sizeof(double));
+    double *in_sync = calloc(STAMPS_MAX, sizeof(double));
+    if (!done || !in_sync)
+        die("calloc", errno);
     OK(d.LaunchKernel(spin_fn, 1, 1, 1, 1, 1, 1, 0, NULL, spin_args, NULL));
     OK(d.CtxSynchronize());
     say(READY_FD, "ready\n");
-    double start = now(), end = start + seconds, busy = 0;
+    read_line(GO_FD, line, sizeof(line));
+    double end = strtod(line, NULL);
+    /* One kernel in flight: launch (the throttle waits in the launch), then wait for it. With
+     * BENCH_HOOK_INFLIGHT=2, two: kernel n is launched before the child waits for kernel n - 1,
+     * so the stream does not idle for the host's turn-around (on the simulator an unlimited
+     * process doing that starves the other: its engine lock has no time slices). ev[n % 2]
+     * marks kernel n's completion. */
+    const char *inflight = getenv("BENCH_HOOK_INFLIGHT");
+    long lag = inflight && strcmp(inflight, "2") == 0 ? 1 : 0;
+    CUevent ev[2];
+    OK(d.EventCreate(&ev[0], CU_EVENT_DISABLE_TIMING));
+    OK(d.EventCreate(&ev[1], CU_EVENT_DISABLE_TIMING));
     long n = 0;
-    while (now() < end) {
-        OK(d.LaunchKernel(spin_fn, 1, 1, 1, 1, 1, 1, 0, NULL, spin_args, NULL));
-        double t0 = now(); /* the throttle waits in the launch; the kernel runs in the sync */
-        OK(d.CtxSynchronize());
-        busy += now() - t0;
-        n++;
+    for (;; n++) {
+        int more = now() < end;
+        if (more) {
+            spin_slot = n < (long)STAMPS_MAX ? (unsigned)n : STAMPS_MAX - 1;
+            OK(d.LaunchKernel(spin_fn, 1, 1, 1, 1, 1, 1, 0, NULL, spin_args, NULL));
+            OK(d.EventRecord(ev[n % 2], NULL));
+        }
+        long w = more ? n - lag : n - 1; /* the kernel to wait for now */
+        if (w >= 0 && (more || lag)) {
+            double t0 = now();
+            OK(d.EventSynchronize(ev[w % 2]));
+            double t1 = now();
+            long slot = w < (long)STAMPS_MAX ? w : STAMPS_MAX - 1;
+            done[slot] = t1;
+            in_sync[slot] = t1 - t0;
+        }
+        if (!more)
+            break;
     }
-    say(READY_FD, "done %ld %.6f %.6f\n", n, busy, now() - start);
+    d.EventDestroy(ev[0]);
+    d.EventDestroy(ev[1]);
+    read_line(GO_FD, line, sizeof(line));
+    double w0 = 0, w1 = 0;
+    if (sscanf(line, "%lf %lf", &w0, &w1) != 2)
+        die("bad window from the parent", 0);
+    size_t kept = n < (long)STAMPS_MAX ? (size_t)n : STAMPS_MAX;
+    uint64_t *stamps = malloc(kept * STAMP_BYTES + 1);
+    if (!stamps)
+        die("malloc", errno);
+    if (kept)
+        OK(d.MemcpyDtoH(stamps, spin_out, kept * STAMP_BYTES));
+    long k = 0;
+    double run = 0, sync = 0;
+    for (size_t i = 0; i < kept; i++) {
+        if (done[i] < w0 || done[i] > w1)
+            continue;
+        const uint64_t *st = stamps + i * (STAMP_BYTES / 8);
+        k++;
+        run += st[1] > st[0] ? (double)(st[1] - st[0]) * 1e-9 : 0;
+        sync += in_sync[i];
+    }
+    say(READY_FD, "done %ld %ld %.9f %.9f\n", n, k, run, sync);
     return 0;
 }
 
@@ -243,6 +345,7 @@ struct child {
 };
 
 static const char *vgpu_dir;
+static struct sim_instance *sim_inst; /* the bench's simulator instance, for its busy counter */
 static char self_exe[4096];
 
 /* Runs this program as `child <mode> [arg]` in vGPU `vgpu` (NULL: none). */
@@ -331,6 +434,19 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* The summary lines, printed at the end. */
+static char summary[4096];
+
+static void summary_add(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void summary_add(const char *fmt, ...)
+{
+    size_t used = strlen(summary);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(summary + used, sizeof(summary) - used, fmt, ap);
+    va_end(ap);
+}
+
 /* ---- 1. overhead ---- */
 
 static double ns_per_get(const struct drv *d, long n)
@@ -373,6 +489,8 @@ static void bench_overhead(long calls)
     printf("   cuCtxGetDevice x %ld: sim %.1f ns/call, hook %.1f ns/call, overhead %.1f ns "
            "(goal <= 30)\n",
            calls, ms, mh, mh - ms);
+    summary_add("overhead of a wrapped call: %+.1f ns (sim %.1f, hook %.1f ns/call; goal <= 30)\n",
+                mh - ms, ms, mh);
 
     /* As many launches as the sim runs in about 0.5 s. */
     double t = launch_loop(&sim, 200);
@@ -389,56 +507,170 @@ static void bench_overhead(long calls)
     printf("   launch loop (%d empty-kernel launches + sync): sim %.3f s (%.2f us/launch), "
            "hook %.3f s (%.2f us/launch), hook/sim %.3f = %+.2f%% (goal <= 2%%)\n",
            n, ms, ms * 1e6 / n, mh, mh * 1e6 / n, mh / ms, (mh / ms - 1) * 100);
+    summary_add("launch-bound loop: hook/sim %.3f (%+.2f%%; goal <= 2%%)\n", mh / ms,
+                (mh / ms - 1) * 100);
 }
 
 /* ---- 2. compute share ---- */
 
+/* One vGPU of a split (pct 0: a process with no vGPU) and what was measured of it. */
+struct share_vgpu {
+    char name[64];
+    uint32_t pct;
+    struct ledger *l;
+    struct child c;
+    struct ledger_stats s0, s1;
+    long launches, kernels; /* all of them; those that completed in the window */
+    double run_s, sync_s;   /* of those kernels: their own run time; the time waiting for them */
+};
+
+/* A split's window and the device's engine time in it. */
+struct share_window {
+    double seconds;
+    uint64_t busy_ns;         /* the simulator's engine busy time, all processes */
+    double engine_per_kernel; /* busy_ns / every kernel completed in the window, in s */
+};
+
+/* Reads the device's engine busy counter and its clock (CLOCK_MONOTONIC). */
+static void device_busy(uint64_t *busy_ns, double *t)
+{
+    uint64_t b = 0, ns = 0;
+    sim_instance_busy(sim_inst, 0, &b, &ns);
+    *busy_ns = b;
+    *t = (double)ns * 1e-9;
+}
+
+static void sleep_until(double t)
+{
+    double d = t - now();
+    if (d > 0)
+        usleep((useconds_t)(d * 1e6));
+}
+
+/* Runs one spinning child per vGPU of v[] on the one device for SHARE_WARMUP + seconds +
+ * SHARE_TAIL, and measures the window in the middle. */
+static void share_run(struct share_vgpu *v, int nv, double seconds, struct share_window *w)
+{
+    char line[160];
+    for (int i = 0; i < nv; i++) {
+        v[i].l = v[i].pct ? vgpu_create(v[i].name, 0, v[i].pct) : NULL;
+        v[i].c = spawn(v[i].pct ? v[i].name : NULL, "spin", NULL, 1);
+    }
+    for (int i = 0; i < nv; i++)
+        child_line(&v[i].c, line, sizeof(line));
+    double w0 = now() + SHARE_WARMUP, w1 = w0 + seconds, t0, t1;
+    snprintf(line, sizeof(line), "%.9f\n", w1 + SHARE_TAIL);
+    for (int i = 0; i < nv; i++)
+        if (write(v[i].c.go, line, strlen(line)) != (ssize_t)strlen(line))
+            die("write to child", errno);
+    uint64_t b0, b1;
+    sleep_until(w0);
+    for (int i = 0; i < nv; i++)
+        v[i].s0 = v[i].l ? stats(v[i].l) : (struct ledger_stats){0};
+    device_busy(&b0, &t0);
+    sleep_until(w1);
+    for (int i = 0; i < nv; i++)
+        v[i].s1 = v[i].l ? stats(v[i].l) : (struct ledger_stats){0};
+    device_busy(&b1, &t1);
+    snprintf(line, sizeof(line), "%.9f %.9f\n", t0, t1);
+    long all = 0;
+    for (int i = 0; i < nv; i++) {
+        if (write(v[i].c.go, line, strlen(line)) != (ssize_t)strlen(line))
+            die("write to child", errno);
+    }
+    for (int i = 0; i < nv; i++) {
+        char done[160];
+        child_line(&v[i].c, done, sizeof(done));
+        if (sscanf(done, "done %ld %ld %lf %lf", &v[i].launches, &v[i].kernels, &v[i].run_s,
+                   &v[i].sync_s) != 4)
+            die("bad report from child", v[i].c.pid);
+        if (v[i].launches > (long)STAMPS_MAX)
+            printf("   (child %d launched %ld kernels, more than the %u it keeps stamps of)\n",
+                   (int)v[i].c.pid, v[i].launches, STAMPS_MAX);
+        child_end(&v[i].c, 0);
+        if (v[i].l)
+            ledger_close(v[i].l);
+        all += v[i].kernels;
+    }
+    w->seconds = t1 - t0;
+    w->busy_ns = b1 - b0;
+    w->engine_per_kernel = all ? (double)w->busy_ns * 1e-9 / (double)all : 0;
+}
+
+/* The engine time per kernel of the calibration run (one process alone, no vGPU). */
+static double solo_engine_per_kernel;
+
+/* One process alone on the device: with no vGPU (pct 0), what one spin kernel costs the device;
+ * in a vGPU of pct%, how the hook's accounting compares with the device when nothing contends. */
+static void bench_share_alone(uint32_t pct, double seconds)
+{
+    struct share_vgpu v = {.pct = pct};
+    struct share_window w;
+    snprintf(v.name, sizeof(v.name), "bench-hook-%d-alone-%u", (int)getpid(), pct);
+    share_run(&v, 1, seconds, &w);
+    double engine = (double)w.busy_ns * 1e-9 / w.seconds * 100;
+    if (!pct) {
+        solo_engine_per_kernel = w.engine_per_kernel;
+        printf("   alone, no vGPU, %.2f s: device busy %.1f%%; per kernel: engine %.3f ms, own "
+               "run %.3f ms, waited for %.3f ms (%ld kernels)\n",
+               w.seconds, engine, w.engine_per_kernel * 1e3,
+               v.kernels ? v.run_s / (double)v.kernels * 1e3 : 0.0,
+               v.kernels ? v.sync_s / (double)v.kernels * 1e3 : 0.0, v.kernels);
+        return;
+    }
+    uint64_t ns = v.s1.gpu_ns_charged - v.s0.gpu_ns_charged;
+    uint64_t nl = v.s1.launches_charged - v.s0.launches_charged;
+    printf("   alone at %u%%, %.2f s: engine %.1f%% (%+.1f pts) | own run %.1f%% | charged %.1f%% "
+           "(%.3f ms per launch against %.3f ms of engine per kernel)\n",
+           pct, w.seconds, engine, engine - pct, v.run_s / w.seconds * 100,
+           (double)ns * 1e-9 / w.seconds * 100, nl ? (double)ns / (double)nl / 1e6 : 0.0,
+           w.engine_per_kernel * 1e3);
+    summary_add("share alone at %u%%: %.1f%% of the device's engine time (%+.1f pts; charged "
+                "%.1f%%, %.0f s window)\n",
+                pct, engine, engine - pct, (double)ns * 1e-9 / w.seconds * 100, w.seconds);
+}
+
 static void bench_share(const char *tag, uint32_t pa, uint32_t pb, double seconds)
 {
-    char na[64], nb[64], secs[32], line[128];
-    snprintf(na, sizeof(na), "bench-hook-%d-%s-a", (int)getpid(), tag);
-    snprintf(nb, sizeof(nb), "bench-hook-%d-%s-b", (int)getpid(), tag);
-    snprintf(secs, sizeof(secs), "%.3f", seconds + 2);
-    struct ledger *la = vgpu_create(na, 0, pa), *lb = vgpu_create(nb, 0, pb);
-    struct child ca = spawn(na, "spin", secs, 0), cb = spawn(nb, "spin", secs, 0);
-    child_line(&ca, line, sizeof(line));
-    child_line(&cb, line, sizeof(line));
-    usleep(200000); /* past the first launches' burst */
-    struct ledger_stats a0 = stats(la), b0 = stats(lb);
-    double t0 = now();
-    usleep((useconds_t)(seconds * 1e6));
-    struct ledger_stats a1 = stats(la), b1 = stats(lb);
-    double wall = now() - t0;
-    /* The child's own view: time spent in the sync (the kernel) over its whole run (a vGPU at 100%
-     * is not charged in its ledger, so this is the only figure for "unlimited"). */
-    long na_ = 0, nb_ = 0;
-    double busy_a = 0, busy_b = 0, run_a = 1, run_b = 1;
-    child_line(&ca, line, sizeof(line));
-    sscanf(line, "done %ld %lf %lf", &na_, &busy_a, &run_a);
-    child_line(&cb, line, sizeof(line));
-    sscanf(line, "done %ld %lf %lf", &nb_, &busy_b, &run_b);
-    child_end(&ca, 0);
-    child_end(&cb, 0);
-    double sa = (double)(a1.gpu_ns_charged - a0.gpu_ns_charged) / (wall * 1e9) * 100;
-    double sb = (double)(b1.gpu_ns_charged - b0.gpu_ns_charged) / (wall * 1e9) * 100;
-    uint64_t ka = a1.launches_charged - a0.launches_charged;
-    uint64_t kb = b1.launches_charged - b0.launches_charged;
-    char tb[48] = "none";
-    if (pb < 100)
-        snprintf(tb, sizeof(tb), "%u, %+.1f pts", pb, sb - pb);
-    printf("   %u/%s over %.2f s: A %.1f%% (target %u, %+.1f pts; %" PRIu64 " launches, %.2f ms "
-           "each, %" PRIu64 " throttled), B %.1f%% (target %s; %" PRIu64 " launches, %.2f ms "
-           "each, %" PRIu64 " throttled)\n",
-           pa, pb < 100 ? "75" : "unlimited", wall, sa, pa, sa - pa, ka,
-           ka ? (double)(a1.gpu_ns_charged - a0.gpu_ns_charged) / (double)ka / 1e6 : 0.0,
-           a1.launches_throttled - a0.launches_throttled, sb, tb, kb,
-           kb ? (double)(b1.gpu_ns_charged - b0.gpu_ns_charged) / (double)kb / 1e6 : 0.0,
-           b1.launches_throttled - b0.launches_throttled);
-    printf("       child-measured busy share (sync time / run, %.1f s): A %.1f%% (%ld "
-           "kernels), B %.1f%% (%ld kernels)\n",
-           run_a, busy_a / run_a * 100, na_, busy_b / run_b * 100, nb_);
-    ledger_close(la);
-    ledger_close(lb);
+    struct share_vgpu v[2] = {{.pct = pa}, {.pct = pb}};
+    struct share_window w;
+    char split[32];
+    snprintf(split, sizeof(split), pb < 100 ? "%u/%u" : "%u/unlimited", pa, pb);
+    snprintf(v[0].name, sizeof(v[0].name), "bench-hook-%d-%s-a", (int)getpid(), tag);
+    snprintf(v[1].name, sizeof(v[1].name), "bench-hook-%d-%s-b", (int)getpid(), tag);
+    share_run(v, 2, seconds, &w);
+    printf("   %s over %.2f s: device busy %.1f%%, engine %.3f ms per kernel (alone %.3f)\n", split,
+           w.seconds, (double)w.busy_ns * 1e-9 / w.seconds * 100, w.engine_per_kernel * 1e3,
+           solo_engine_per_kernel * 1e3);
+    for (int i = 0; i < 2; i++) {
+        struct share_vgpu *x = &v[i];
+        double engine = (double)x->kernels * w.engine_per_kernel / w.seconds * 100;
+        double run = x->run_s / w.seconds * 100, sync = x->sync_s / w.seconds * 100;
+        uint64_t ns = x->s1.gpu_ns_charged - x->s0.gpu_ns_charged;
+        uint64_t nl = x->s1.launches_charged - x->s0.launches_charged;
+        uint64_t nt = x->s1.launches_throttled - x->s0.launches_throttled;
+        char target[32] = "none", charged[96] = "not charged at 100%";
+        if (x->pct < 100) {
+            snprintf(target, sizeof(target), "%u%%, %+.1f pts", x->pct, engine - x->pct);
+            snprintf(charged, sizeof(charged),
+                     "%.1f%% (%.3f ms per launch, %" PRIu64 " launches, %" PRIu64 " throttled)",
+                     (double)ns * 1e-9 / w.seconds * 100, nl ? (double)ns / (double)nl / 1e6 : 0.0,
+                     nl, nt);
+        }
+        printf("     %c: engine %.1f%% (target %s) | own run %.1f%% | waited %.1f%% | %ld "
+               "kernels | charged %s\n",
+               'A' + i, engine, target, run, sync, x->kernels, charged);
+        if (x->pct < 100)
+            summary_add("share %s %c: %.1f%% of the device's engine time (target %u, %+.1f pts; "
+                        "own run %.1f%%, charged %.1f%%, %.0f s window)\n",
+                        split, 'A' + i, engine, x->pct, engine - x->pct, run,
+                        (double)ns * 1e-9 / w.seconds * 100, w.seconds);
+        else
+            summary_add("share %s %c: %.1f%% of the device's engine time (unlimited; own run "
+                        "%.1f%%, device busy %.1f%%, %.0f s window)\n",
+                        split, 'A' + i, engine, run, (double)w.busy_ns * 1e-9 / w.seconds * 100,
+                        w.seconds);
+    }
 }
 
 /* ---- 3. limit change to effect ---- */
@@ -462,8 +694,11 @@ static void bench_change(void)
     double up[REPS], down[REPS];
     snprintf(name, sizeof(name), "bench-hook-%d-change", (int)getpid());
     struct ledger *l = vgpu_create(name, 0, 1);
-    struct child c = spawn(name, "spin", "60", 0);
+    struct child c = spawn(name, "spin", NULL, 1);
     child_line(&c, line, sizeof(line));
+    snprintf(line, sizeof(line), "%.9f\n", now() + 60);
+    if (write(c.go, line, strlen(line)) != (ssize_t)strlen(line))
+        die("write to child", errno);
     struct ledger_limits lim = {.vram_bytes = 0, .compute_pct = 1};
     for (int r = 0; r < REPS; r++) {
         usleep(300000); /* throttled at 1% by now */
@@ -489,6 +724,10 @@ static void bench_change(void)
            up_med * 1e3, up[0] * 1e3, up[REPS - 1] * 1e3);
     printf("   100%% -> 1%%: next throttled launch after %.2f ms (min %.2f, max %.2f)\n",
            down_med * 1e3, down[0] * 1e3, down[REPS - 1] * 1e3);
+    summary_add("limit 1%% -> 100%%: next charged launch after %.2f ms (median of %d)\n",
+                up_med * 1e3, REPS);
+    summary_add("limit 100%% -> 1%%: next throttled launch after %.2f ms (median of %d)\n",
+                down_med * 1e3, REPS);
 }
 
 /* ---- 4. reclaim after SIGKILL ---- */
@@ -536,23 +775,27 @@ static void bench_reclaim(void)
     printf("   the successful call (reaps the dead slot): %.1f us; the same alloc with nothing "
            "to reap: %.1f us\n",
            median(call, REPS) / 1e3, median(plain, REPS) / 1e3);
+    summary_add("reclaim after SIGKILL: %.3f ms from the kill to a successful 64 MiB alloc "
+                "(median of %d)\n",
+                total_med * 1e3, REPS);
 }
 
 int main(int argc, char **argv)
 {
     if (argc >= 3 && strcmp(argv[1], "child") == 0) {
-        if (strcmp(argv[2], "spin") == 0 && argc == 4)
-            return child_spin(strtod(argv[3], NULL));
+        if (strcmp(argv[2], "spin") == 0)
+            return child_spin();
         if (strcmp(argv[2], "hold") == 0)
             child_hold();
         if (strcmp(argv[2], "alloc") == 0)
             return child_alloc();
         return 2;
     }
-    double seconds = argc > 1 ? strtod(argv[1], NULL) : 4;
+    double seconds = argc > 1 ? strtod(argv[1], NULL) : 10;
     long calls = argc > 2 ? strtol(argv[2], NULL, 10) : 10000000;
-    if (seconds <= 0 || calls <= 0) {
-        fprintf(stderr, "usage: hook [seconds [calls]]\n");
+    const char *parts = argc > 3 ? argv[3] : "1234";
+    if (seconds <= 0 || calls <= 0 || !*parts || strspn(parts, "1234") != strlen(parts)) {
+        fprintf(stderr, "usage: hook [seconds [calls [parts]]]\n");
         return 2;
     }
     ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
@@ -580,13 +823,37 @@ int main(int argc, char **argv)
     setenv("GPOOL_VRAM_OVERHEAD", "0", 1);
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    bench_overhead(calls);
-    printf("2. compute share (GPU time charged in each vGPU's ledger / wall time; one spinning "
-           "process per vGPU)\n");
-    bench_share("2575", 25, 75, seconds);
-    bench_share("25u", 25, 100, seconds);
-    bench_change();
-    bench_reclaim();
+    /* The sim's cuInit makes the instance; the share part reads its engine busy counter. */
+    struct drv sim;
+    drv_load(&sim, "sim", SIM_LIB);
+    OK(sim.Init(0));
+    if (strchr(parts, '1'))
+        bench_overhead(calls);
+
+    char err[512] = "";
+    if (sim_instance_open(dir, inst, &sim_inst, err, sizeof(err)) != 0) {
+        fprintf(stderr, "hook bench: simulator instance %s: %s\n", inst, err);
+        return 1;
+    }
+    printf("2. compute share (each vGPU's share of the window: engine = the device's engine busy "
+           "time split by the kernels each completed; own run = its kernels' %%globaltimer "
+           "stamps; waited = its time blocked waiting for its kernels; charged = GPU time in its "
+           "ledger)\n");
+    if (strchr(parts, '2')) {
+        /* The calibration and single-vGPU runs are short: they show per-kernel figures. */
+        double alone = seconds < 3 ? seconds : 3;
+        bench_share_alone(0, alone);
+        bench_share_alone(25, alone);
+        bench_share_alone(75, alone);
+        bench_share("2575", 25, 75, seconds);
+        bench_share("25u", 25, 100, seconds);
+    }
+    sim_instance_detach(sim_inst);
+    if (strchr(parts, '3'))
+        bench_change();
+    if (strchr(parts, '4'))
+        bench_reclaim();
     printf("(simulator instance and ledgers in %s)\n", dir);
+    printf("\nSummary (one line per figure):\n%s", summary);
     return 0;
 }

@@ -4,6 +4,8 @@
  *
  *   GPOOL_VGPU=<name>          the vGPU (unset: nothing here is installed, launches only forward)
  *   GPOOL_COMPUTE_LIMIT=<pct>  its share of the device, used when this process creates the ledger
+ *                              (vram.c creates it, with GPOOL_TFLOPS_LIMIT converted; this file
+ *                              uses vram.c's handle, so a process holds one slot)
  *
  * Every launch entry (LAUNCHES class) draws from the vGPU's token bucket in the ledger. before()
  * re-reads the ledger's limits (their generation: a share changed by `ledger_set_limits` applies
@@ -16,9 +18,9 @@
  * completed are charged once it does. Every launch is charged once.
  */
 #include "hook.h"
+#include "vram.h"
 
 #include "gpool/ledger.h"
-#include "gpool/limiter.h"
 #include "gpool/log.h"
 
 #include <pthread.h>
@@ -45,16 +47,16 @@ struct sample {
 };
 
 static struct {
-    pthread_mutex_t lock; /* everything below; taken before the ledger's lock, never after */
-    struct ledger *ledger;
-    int open_failed;
-    uint64_t generation;              /* of the limits last seen */
-    uint32_t pct;                     /* share of that generation */
-    uint64_t launches[KIND_COUNT];    /* launches seen per kind, for sampling */
+    pthread_mutex_t lock;  /* everything below; taken before the ledger's lock, never after */
+    struct ledger *ledger; /* borrowed from vram.c (hook_vram_ledger) */
+    CUresult open_failed;  /* what hook_vram_ledger answered, when it failed */
+    uint64_t generation;   /* of the limits last seen */
+    uint32_t pct;          /* share of that generation */
+    uint64_t launches[KIND_COUNT]; /* launches seen per kind, for sampling */
     int have_mean[KIND_COUNT];
-    uint64_t mean_ns[KIND_COUNT];     /* running mean of the samples */
-    uint64_t backlog[KIND_COUNT];     /* launches waiting for the first mean */
-    int inflight[KIND_COUNT];         /* samples of the kind being recorded or pending */
+    uint64_t mean_ns[KIND_COUNT]; /* running mean of the samples */
+    uint64_t backlog[KIND_COUNT]; /* launches waiting for the first mean */
+    int inflight[KIND_COUNT];     /* samples of the kind being recorded or pending */
     struct sample samples[HOOK_COMPUTE_SAMPLES];
     int npending;
 } comp = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -67,38 +69,22 @@ static const char *vgpu_name(void)
 }
 
 /*
- * This file's handle on the vGPU's ledger, opened on the first launch (the driver is initialised
- * by then; vram.c has usually created the ledger in cuInit). Created with the environment's
- * limits when missing. Caller holds comp.lock. NULL when it cannot be opened (logged once).
+ * The vGPU's ledger: the process's one handle, vram.c's (hook_vram_ledger opens it, or creates
+ * it with the environment's limits, GPOOL_TFLOPS_LIMIT converted, normally already in cuInit),
+ * so a process holds one slot of the ledger. Caller holds comp.lock. NULL when it cannot be
+ * opened; then launches answer what hook_vram_ledger did (*res), and it is not asked again
+ * (vram.c logged why).
  */
-static struct ledger *compute_ledger(void)
+static struct ledger *compute_ledger(CUresult *res)
 {
-    if (comp.ledger || comp.open_failed)
-        return comp.ledger;
-    struct ledger_limits create = {.compute_pct = 100, .ndev = 1};
-    const char *s = getenv("GPOOL_COMPUTE_LIMIT");
-    uint32_t pct;
-    if (s && *s && limiter_parse_percent(s, &pct, NULL, 0) == 0)
-        create.compute_pct = pct;
-    s = getenv("GPOOL_VRAM_LIMIT");
-    uint64_t bytes;
-    if (s && *s && limiter_parse_quantity(s, &bytes, NULL, 0) == 0)
-        create.vram_bytes = bytes;
-    CUresult (*count_fn)(int *) = (CUresult(*)(int *))hook_real_fn(GPOOL_API_ID_cuDeviceGetCount);
-    int ndev = 0;
-    if (count_fn && count_fn(&ndev) == CUDA_SUCCESS && ndev > 1)
-        create.ndev = (uint32_t)(ndev > LEDGER_MAX_DEVICES ? LEDGER_MAX_DEVICES : ndev);
-    char err[256] = "";
-    /* A share given in TFLOPs is converted by vram.c, which creates the ledger in cuInit: only
-     * open it here, never create it with a share that ignores GPOOL_TFLOPS_LIMIT. */
-    const char *tf = getenv("GPOOL_TFLOPS_LIMIT");
-    int rc = ledger_open(NULL, vgpu_name(), tf && *tf ? NULL : &create, &comp.ledger, err,
-                         sizeof(err));
-    if (rc < 0) {
-        LOG_ERROR("hook", "vGPU '%s': compute share: cannot open the ledger: %s", vgpu_name(), err);
-        comp.ledger = NULL;
-        comp.open_failed = 1;
+    if (!comp.ledger && !comp.open_failed) {
+        CUresult r = hook_vram_ledger(&comp.ledger);
+        if (r != CUDA_SUCCESS || !comp.ledger) {
+            comp.ledger = NULL;
+            comp.open_failed = r != CUDA_SUCCESS ? r : CUDA_ERROR_OPERATING_SYSTEM;
+        }
     }
+    *res = comp.open_failed;
     return comp.ledger;
 }
 
@@ -154,7 +140,8 @@ static void charge(struct ledger *l, uint64_t ns, uint64_t n)
 
 static void sample_release(struct sample *s)
 {
-    CUresult (*destroy)(CUevent) = (CUresult(*)(CUevent))hook_real_fn(GPOOL_API_ID_cuEventDestroy_v2);
+    CUresult (*destroy)(CUevent) =
+        (CUresult(*)(CUevent))hook_real_fn(GPOOL_API_ID_cuEventDestroy_v2);
     if (s->state != SAMPLE_FREE)
         comp.inflight[s->kind]--;
     if (destroy) {
@@ -226,8 +213,7 @@ static void follow_limits(struct ledger *l)
 static unsigned long long sample_start(int kind, CUstream stream, int per_thread)
 {
     uint64_t n = comp.launches[kind]++;
-    int turn = comp.have_mean[kind] ? n % HOOK_COMPUTE_SAMPLE_EVERY == 0
-                                    : comp.inflight[kind] == 0;
+    int turn = comp.have_mean[kind] ? n % HOOK_COMPUTE_SAMPLE_EVERY == 0 : comp.inflight[kind] == 0;
     if (!turn || comp.npending >= HOOK_COMPUTE_SAMPLES)
         return 0;
     struct sample *s = NULL;
@@ -244,7 +230,8 @@ static unsigned long long sample_start(int kind, CUstream stream, int per_thread
     if (!s || !create || !record)
         return 0;
     if (create(&s->start, CU_EVENT_DEFAULT) != CUDA_SUCCESS ||
-        create(&s->end, CU_EVENT_DEFAULT) != CUDA_SUCCESS || record(s->start, stream) != CUDA_SUCCESS) {
+        create(&s->end, CU_EVENT_DEFAULT) != CUDA_SUCCESS ||
+        record(s->start, stream) != CUDA_SUCCESS) {
         sample_release(s);
         return 0;
     }
@@ -269,10 +256,11 @@ static int capturing(CUstream stream, int per_thread)
 static CUresult compute_before(struct hook_call *call)
 {
     pthread_mutex_lock(&comp.lock);
-    struct ledger *l = compute_ledger();
+    CUresult res;
+    struct ledger *l = compute_ledger(&res);
     if (!l) {
         pthread_mutex_unlock(&comp.lock);
-        return CUDA_ERROR_OPERATING_SYSTEM;
+        return res;
     }
     follow_limits(l);
     collect(l);

@@ -1,0 +1,134 @@
+/*
+ * The compute share and the VRAM cap of one process share one ledger handle: the hook holds one
+ * slot of the vGPU's ledger per process, and both limits' charges land there. Run as
+ * `test_hook_compute_accuracy <mode>`; GPOOL_VGPU, GPOOL_COMPUTE_LIMIT (50%), GPOOL_VRAM_LIMIT
+ * (64Mi) and GPOOL_VGPU_DIR come from the test's environment. Counters only, never timings.
+ *
+ *   one-slot  after allocations (vram.c) and limited launches (compute.c), the ledger lists this
+ *             process twice: the hook's one slot, holding the allocation, and this test's own
+ *             handle; every launch is charged; ledger_check passes
+ */
+#include <cuda.h>
+
+#include "check.h"
+#include "gpool/ledger.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MIB      (1024ull * 1024ull)
+#define LAUNCHES 6
+
+/* One thread counting to n: a kernel that takes measurable time on the simulator. */
+static const char spin_ptx[] = ".version 7.0\n"
+                               ".target sm_80\n"
+                               ".address_size 64\n"
+                               ".visible .entry spin(.param .u64 out, .param .u32 n)\n"
+                               "{\n"
+                               "  .reg .u32 %r<4>;\n"
+                               "  .reg .u64 %rd<3>;\n"
+                               "  .reg .pred %p;\n"
+                               "  ld.param.u64 %rd1, [out];\n"
+                               "  ld.param.u32 %r1, [n];\n"
+                               "  mov.u32 %r2, 0;\n"
+                               "  mov.u32 %r3, 0;\n"
+                               "LOOP:\n"
+                               "  setp.ge.u32 %p, %r2, %r1;\n"
+                               "  @%p bra DONE;\n"
+                               "  add.u32 %r3, %r3, %r2;\n"
+                               "  add.u32 %r2, %r2, 1;\n"
+                               "  bra LOOP;\n"
+                               "DONE:\n"
+                               "  cvta.to.global.u64 %rd2, %rd1;\n"
+                               "  st.global.u32 [%rd2], %r3;\n"
+                               "  ret;\n"
+                               "}\n";
+
+static struct ledger_stats stats(struct ledger *l)
+{
+    struct ledger_stats s;
+    memset(&s, 0, sizeof(s));
+    CHECK_OK(ledger_get_stats(l, &s));
+    return s;
+}
+
+static void test_one_slot(void)
+{
+    CUdevice dev;
+    CUcontext ctx;
+    CUmodule mod;
+    CUfunction spin;
+    CUdeviceptr out;
+    unsigned int iters = 2000;
+    void *args[] = {&out, &iters};
+    REQUIRE_OK(cuInit(0));
+    REQUIRE_OK(cuDeviceGet(&dev, 0));
+    REQUIRE_OK(cuDevicePrimaryCtxRetain(&ctx, dev));
+    REQUIRE_OK(cuCtxSetCurrent(ctx));
+    REQUIRE_OK(cuModuleLoadData(&mod, spin_ptx));
+    REQUIRE_OK(cuModuleGetFunction(&spin, mod, "spin"));
+    REQUIRE_OK(cuMemAlloc(&out, MIB));
+
+    for (int i = 0; i < LAUNCHES; i++) {
+        CHECK_OK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL));
+        CHECK_OK(cuCtxSynchronize());
+    }
+    /* Samples are collected at a later launch: this one flushes those above. */
+    CHECK_OK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL));
+    CHECK_OK(cuCtxSynchronize());
+
+    struct ledger *l = NULL;
+    char err[256] = "";
+    int rc = ledger_open(NULL, getenv("GPOOL_VGPU"), NULL, &l, err, sizeof(err));
+    REQUIRE(rc == 0, "ledger_open: %d %s", rc, err);
+    struct ledger_limits lim;
+    REQUIRE_OK(ledger_get_limits(l, &lim));
+    REQUIRE(lim.compute_pct == 50 && lim.vram_bytes == 64 * MIB, "limits %u%%, %llu bytes",
+            lim.compute_pct, (unsigned long long)lim.vram_bytes);
+
+    struct ledger_stats s = stats(l);
+    CHECK(s.launches_charged >= LAUNCHES && s.launches_charged <= LAUNCHES + 1,
+          "%d launches, %llu charged", LAUNCHES + 1, (unsigned long long)s.launches_charged);
+    CHECK(s.gpu_ns_charged > 0, "no GPU time charged");
+
+    /* This process: the hook's slot (the allocation) and this test's own, nothing more. */
+    struct ledger_proc procs[16];
+    int n = ledger_processes(l, procs, 16);
+    REQUIRE(n > 0 && n <= 16, "ledger_processes: %d", n);
+    int mine = 0, holding = 0;
+    for (int i = 0; i < n; i++) {
+        if (procs[i].pid != (int32_t)getpid())
+            continue;
+        mine++;
+        if (procs[i].used[0] == MIB)
+            holding++;
+        else
+            CHECK(procs[i].used[0] == 0, "a slot of this process holds %llu bytes",
+                  (unsigned long long)procs[i].used[0]);
+    }
+    CHECK(mine == 2, "this process holds %d slots (the hook's one and the test's expected)", mine);
+    CHECK(holding == 1, "%d slots hold the 1 MiB allocation", holding);
+
+    char why[256] = "";
+    CHECK(ledger_check(l, why, sizeof(why)) == 0, "ledger_check: %s", why);
+    ledger_close(l);
+    CHECK_OK(cuMemFree(out));
+}
+
+int main(int argc, char **argv)
+{
+    REQUIRE(argc == 2, "usage: test_hook_compute_accuracy one-slot");
+    alarm(100); /* a hang guard only */
+    /* Start from no ledger: the hook creates it in cuInit with the environment's limits. */
+    char path[4096];
+    REQUIRE_OK(ledger_dir(path, sizeof(path)));
+    size_t len = strlen(path);
+    snprintf(path + len, sizeof(path) - len, "/gpool-vgpu-%s", getenv("GPOOL_VGPU"));
+    unlink(path);
+    if (strcmp(argv[1], "one-slot") == 0)
+        test_one_slot();
+    else
+        REQUIRE(0, "unknown mode '%s'", argv[1]);
+    return check_done(argv[1]);
+}
