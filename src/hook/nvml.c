@@ -32,7 +32,7 @@
 #error "the NVML shim's forwards are written for x86-64"
 #endif
 
-#define COMP "nvml-shim"
+#define COMP   "nvml-shim"
 #define HIDDEN __attribute__((visibility("hidden")))
 
 /* ---- the forwards -------------------------------------------------------------------------- */
@@ -47,8 +47,7 @@ static const struct {
     const char *name;
 } shim_entries[] = {
 #define SHIM_ENTRY_(name) {&gpool_nvml_slot_##name, #name},
-    SIM_NVML_SUPPORTED(SHIM_ENTRY_) SIM_NVML_UNSUPPORTED(SHIM_ENTRY_)
-};
+    SIM_NVML_SUPPORTED(SHIM_ENTRY_) SIM_NVML_UNSUPPORTED(SHIM_ENTRY_)};
 
 HIDDEN void *gpool_nvml_resolve(void **slot);
 
@@ -79,9 +78,15 @@ __asm__(".text\n.type gpool_nvml_trampoline,@function\ngpool_nvml_trampoline:\n"
 /* ---- loading the real NVML ----------------------------------------------------------------- */
 
 static const char *const system_dirs[] = {
-    "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64",
-    "/usr/lib",                  "/lib/x86_64-linux-gnu",      "/lib64",
-    "/usr/local/nvidia/lib64",   "/usr/local/nvidia/lib",      "/usr/lib/wsl/lib",
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/lib64",
+    "/usr/lib",
+    "/lib/x86_64-linux-gnu",
+    "/lib64",
+    "/usr/local/nvidia/lib64",
+    "/usr/local/nvidia/lib",
+    "/usr/lib/wsl/lib",
 };
 
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
@@ -195,7 +200,7 @@ static int vgpu_view(nvmlDevice_t device, uint64_t *cap, uint64_t *used)
     if (!vgpu_ledger)
         return 0;
     nvmlReturn_t (*get_index)(nvmlDevice_t, unsigned int *) =
-        (nvmlReturn_t (*)(nvmlDevice_t, unsigned int *))real_sym("nvmlDeviceGetIndex");
+        (nvmlReturn_t(*)(nvmlDevice_t, unsigned int *))real_sym("nvmlDeviceGetIndex");
     unsigned int idx = 0;
     if (!get_index || get_index(device, &idx) != NVML_SUCCESS ||
         (int)idx >= ledger_device_count(vgpu_ledger))
@@ -205,7 +210,8 @@ static int vgpu_view(nvmlDevice_t device, uint64_t *cap, uint64_t *used)
     return 1;
 }
 
-/* total = min(cap, device total); free = min(total - used, device free), clamped. */
+/* total = min(cap, device total); free = min(total - used, device free), clamped; used is
+ * clamped to total (a cap lowered below the usage shows a full vGPU, as cuMemGetInfo does). */
 static void apply_view(uint64_t cap, uint64_t vused, unsigned long long *total,
                        unsigned long long *free_b, unsigned long long *used)
 {
@@ -215,13 +221,13 @@ static void apply_view(uint64_t cap, uint64_t vused, unsigned long long *total,
         f = *free_b;
     *total = t;
     *free_b = f;
-    *used = vused;
+    *used = vused < t ? vused : t;
 }
 
 static nvmlReturn_t shim_memory_info(nvmlDevice_t device, nvmlMemory_t *memory)
 {
     nvmlReturn_t (*real)(nvmlDevice_t, nvmlMemory_t *) =
-        (nvmlReturn_t (*)(nvmlDevice_t, nvmlMemory_t *))real_sym("nvmlDeviceGetMemoryInfo");
+        (nvmlReturn_t(*)(nvmlDevice_t, nvmlMemory_t *))real_sym("nvmlDeviceGetMemoryInfo");
     if (!real)
         return real_handle ? NVML_ERROR_FUNCTION_NOT_FOUND : NVML_ERROR_LIBRARY_NOT_FOUND;
     nvmlReturn_t r = real(device, memory);
@@ -234,7 +240,7 @@ static nvmlReturn_t shim_memory_info(nvmlDevice_t device, nvmlMemory_t *memory)
 static nvmlReturn_t shim_memory_info_v2(nvmlDevice_t device, nvmlMemory_v2_t *memory)
 {
     nvmlReturn_t (*real)(nvmlDevice_t, nvmlMemory_v2_t *) =
-        (nvmlReturn_t (*)(nvmlDevice_t, nvmlMemory_v2_t *))real_sym("nvmlDeviceGetMemoryInfo_v2");
+        (nvmlReturn_t(*)(nvmlDevice_t, nvmlMemory_v2_t *))real_sym("nvmlDeviceGetMemoryInfo_v2");
     if (!real)
         return real_handle ? NVML_ERROR_FUNCTION_NOT_FOUND : NVML_ERROR_LIBRARY_NOT_FOUND;
     nvmlReturn_t r = real(device, memory);

@@ -6,11 +6,13 @@
  *   plain  without GPOOL_VGPU, every answer compared equals the sim NVML's own
  *   cap    with a 64 MiB cap (GPOOL_VGPU, GPOOL_VRAM_LIMIT), after allocations through the hook
  *          NVML memory info (v1 and v2) agrees with cuMemGetInfo, and per-process figures stay
- *          the real ones
+ *          the real ones; a cap lowered below the usage shows a full vGPU in both views (used
+ *          clamped to the cap, free 0), never an underflow
  */
 #include <cuda.h>
 
 #include "check.h"
+#include "gpool/ledger.h"
 #include "gpool/nvml_abi.h"
 
 #include <dlfcn.h>
@@ -42,8 +44,7 @@ static void load(const char *path, struct nvml *n)
     *(void **)&n->mem = dlsym(h, "nvmlDeviceGetMemoryInfo");
     *(void **)&n->mem2 = dlsym(h, "nvmlDeviceGetMemoryInfo_v2");
     *(void **)&n->procs = dlsym(h, "nvmlDeviceGetComputeRunningProcesses_v3");
-    REQUIRE(n->init && n->count && n->handle && n->name && n->uuid && n->mem && n->mem2 &&
-                n->procs,
+    REQUIRE(n->init && n->count && n->handle && n->name && n->uuid && n->mem && n->mem2 && n->procs,
             "%s lacks an entry point", path);
     REQUIRE_OK(n->init());
 }
@@ -115,6 +116,28 @@ static void test_cap(struct nvml *shim)
     for (unsigned int i = 0; i < n; i++)
         found |= procs[i].pid == (unsigned int)getpid() && procs[i].usedGpuMemory >= 24 * MIB;
     CHECK(found, "this process not listed with its usage (%u processes)", n);
+
+    /* The cap lowered below the usage (gpool vgpu set): both views show a full vGPU of the new
+     * size; nothing underflows. */
+    struct ledger *l = NULL;
+    char err[256] = "";
+    int rc = ledger_open(NULL, getenv("GPOOL_VGPU"), NULL, &l, err, sizeof(err));
+    REQUIRE(rc == 0, "ledger_open: %d %s", rc, err);
+    struct ledger_limits lim;
+    CHECK_OK(ledger_get_limits(l, &lim));
+    lim.vram_bytes = 16 * MIB;
+    CHECK_OK(ledger_set_limits(l, &lim, NULL));
+    CHECK_OK(cuMemGetInfo(&cfree, &ctotal));
+    CHECK(ctotal == 16 * MIB && cfree == 0, "cuMemGetInfo over a lowered cap: %zu / %zu", cfree,
+          ctotal);
+    CHECK_OK(shim->mem(d, &m));
+    CHECK(m.total == 16 * MIB && m.free == 0 && m.used == 16 * MIB,
+          "NVML over a lowered cap: total %llu free %llu used %llu", m.total, m.free, m.used);
+    CHECK_OK(shim->mem2(d, &v));
+    CHECK(v.total == m.total && v.free == 0 && v.used == m.used, "v2 over a lowered cap");
+    lim.vram_bytes = 64 * MIB;
+    CHECK_OK(ledger_set_limits(l, &lim, NULL));
+    ledger_close(l);
 
     for (int i = 0; i < 3; i++)
         CHECK_OK(cuMemFree(p[i]));
