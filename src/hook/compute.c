@@ -11,11 +11,13 @@
  * re-reads the ledger's limits (their generation: a share changed by `ledger_set_limits` applies
  * at the next launch) and, while ledger_compute_wait says so, sleeps in bounded slices. after()
  * charges the launch's GPU time. That time is measured with a pair of events recorded around the
- * launch on its own stream (through the real driver, never the hook's wrappers), sampled: every
- * HOOK_COMPUTE_SAMPLE_EVERY-th launch of a kind (kernel or graph) is timed, the others are charged
- * the running mean of that kind. Samples are collected lazily, without blocking, at the next
- * launch (and while a launch waits); launches made before the first sample of their kind
- * completed are charged once it does. Every launch is charged once.
+ * launch on its own stream (through the real driver, never the hook's wrappers), sampled: the
+ * first HOOK_COMPUTE_WARMUP launches of a kind (kernel or graph) are timed one at a time, then every
+ * HOOK_COMPUTE_SAMPLE_EVERY-th; a timed launch is charged what it measured, the others the running
+ * mean of their kind, which starts at the second sample (the first carries one-time costs).
+ * Samples are collected lazily, without blocking, at the next launch (and while a launch waits);
+ * launches made before their kind has a mean are charged once it does. Every launch is charged
+ * once.
  */
 #include "hook.h"
 #include "vram.h"
@@ -31,6 +33,10 @@
 
 /* Time one launch in this many (per kind) once a mean exists. */
 #define HOOK_COMPUTE_SAMPLE_EVERY 8u
+/* Time every launch (one at a time) until this many samples of the kind were collected. The
+ * first sample is charged but never used for the mean: a first launch carries one-time costs
+ * (lazy module loading, kernel preparation) that later launches do not. */
+#define HOOK_COMPUTE_WARMUP 4u
 /* Event pairs in flight at once; past that a launch is charged the mean instead of timed. */
 #define HOOK_COMPUTE_SAMPLES 32
 /* Longest single sleep while a launch waits for credit; the wait is re-checked after each. */
@@ -53,7 +59,8 @@ static struct {
     uint64_t generation;   /* of the limits last seen */
     uint32_t pct;          /* share of that generation */
     uint64_t launches[KIND_COUNT]; /* launches seen per kind, for sampling */
-    int have_mean[KIND_COUNT];
+    int have_mean[KIND_COUNT];        /* from the second sample on */
+    uint64_t nsamples[KIND_COUNT];    /* samples collected */
     uint64_t mean_ns[KIND_COUNT]; /* running mean of the samples */
     uint64_t backlog[KIND_COUNT]; /* launches waiting for the first mean */
     int inflight[KIND_COUNT];     /* samples of the kind being recorded or pending */
@@ -181,11 +188,14 @@ static void collect(struct ledger *l)
                 comp.backlog[k]++;
         } else {
             uint64_t d = (uint64_t)((double)ms * 1e6);
-            comp.mean_ns[k] = comp.have_mean[k] ? (3 * comp.mean_ns[k] + d) / 4 : d;
-            comp.have_mean[k] = 1;
             charge(l, d, 1);
-            charge(l, comp.mean_ns[k], comp.backlog[k]);
-            comp.backlog[k] = 0;
+            if (comp.nsamples[k]++ >= 1) {
+                /* The second sample replaces the first (warm-up) one; later ones are averaged. */
+                comp.mean_ns[k] = comp.have_mean[k] ? (3 * comp.mean_ns[k] + d) / 4 : d;
+                comp.have_mean[k] = 1;
+                charge(l, comp.mean_ns[k], comp.backlog[k]);
+                comp.backlog[k] = 0;
+            }
         }
         sample_release(s);
         comp.npending--;
@@ -213,7 +223,8 @@ static void follow_limits(struct ledger *l)
 static unsigned long long sample_start(int kind, CUstream stream, int per_thread)
 {
     uint64_t n = comp.launches[kind]++;
-    int turn = comp.have_mean[kind] ? n % HOOK_COMPUTE_SAMPLE_EVERY == 0 : comp.inflight[kind] == 0;
+    int turn = comp.nsamples[kind] >= HOOK_COMPUTE_WARMUP ? n % HOOK_COMPUTE_SAMPLE_EVERY == 0
+                                                          : comp.inflight[kind] == 0;
     if (!turn || comp.npending >= HOOK_COMPUTE_SAMPLES)
         return 0;
     struct sample *s = NULL;
