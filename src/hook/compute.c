@@ -11,13 +11,14 @@
  * re-reads the ledger's limits (their generation: a share changed by `ledger_set_limits` applies
  * at the next launch) and, while ledger_compute_wait says so, sleeps in bounded slices. after()
  * charges the launch's GPU time. That time is measured with a pair of events recorded around the
- * launch on its own stream (through the real driver, never the hook's wrappers), sampled: the
- * first HOOK_COMPUTE_WARMUP launches of a kind (kernel or graph) are timed one at a time, then every
- * HOOK_COMPUTE_SAMPLE_EVERY-th; a timed launch is charged what it measured, the others the running
- * mean of their kind, which starts at the second sample (the first carries one-time costs).
- * Samples are collected lazily, without blocking, at the next launch (and while a launch waits);
- * launches made before their kind has a mean are charged once it does. Every launch is charged
- * once.
+ * launch on its own stream (through the real driver, never the hook's wrappers), sampled per
+ * launch shape (function or graph executable, grid, block, shared memory): the first
+ * HOOK_COMPUTE_WARMUP launches of a shape are timed one at a time, then each with probability
+ * 1/HOOK_COMPUTE_SAMPLE_EVERY (random, so periodic launch patterns cannot alias); a timed launch
+ * is charged what it measured, the others the running mean of their shape, which starts at the
+ * shape's second sample (the first carries one-time costs). Samples are collected lazily,
+ * without blocking, at the next launch (and while a launch waits); launches made before their
+ * shape has a mean are charged once it does. Every launch is charged once.
  */
 #include "hook.h"
 #include "vram.h"
@@ -31,12 +32,18 @@
 #include <string.h>
 #include <time.h>
 
-/* Time one launch in this many (per kind) once a mean exists. */
+/* Once a shape has a mean, time each of its launches with probability 1 in this many (random,
+ * so that a program's periodic launch pattern cannot alias with the sampling). */
 #define HOOK_COMPUTE_SAMPLE_EVERY 8u
-/* Time every launch (one at a time) until this many samples of the kind were collected. The
+/* Time every launch of a shape (one at a time) until this many samples were collected. The
  * first sample is charged but never used for the mean: a first launch carries one-time costs
  * (lazy module loading, kernel preparation) that later launches do not. */
 #define HOOK_COMPUTE_WARMUP 4u
+/* Launch shapes (function + grid + block + shared memory, or a graph executable) with an
+ * estimate of their own; a power of two. A shape that finds no room takes the place of the
+ * least recently launched one of its probe window. */
+#define HOOK_COMPUTE_SHAPES 512
+#define HOOK_COMPUTE_PROBE  8
 /* Event pairs in flight at once; past that a launch is charged the mean instead of timed. */
 #define HOOK_COMPUTE_SAMPLES 32
 /* Longest single sleep while a launch waits for credit; the wait is re-checked after each. */
@@ -49,21 +56,33 @@ enum { SAMPLE_FREE, SAMPLE_RECORDING, SAMPLE_PENDING };
 struct sample {
     int state;
     int kind;
+    int shape; /* index in comp.shapes */
+    uint64_t shape_key;
     CUevent start, end;
 };
 
+/* The GPU-time estimate of one launch shape. */
+struct shape {
+    uint64_t key;      /* 0: free */
+    uint64_t last_use; /* comp.clock at its last launch */
+    uint64_t nsamples; /* samples collected */
+    uint64_t mean_ns;  /* from the second sample on (have_mean) */
+    uint64_t backlog;  /* launches waiting for the mean */
+    int have_mean;
+    int inflight; /* its samples being recorded or pending */
+};
+
 static struct {
-    pthread_mutex_t lock;  /* everything below; taken before the ledger's lock, never after */
-    struct ledger *ledger; /* borrowed from vram.c (hook_vram_ledger) */
-    CUresult open_failed;  /* what hook_vram_ledger answered, when it failed */
-    uint64_t generation;   /* of the limits last seen */
-    uint32_t pct;          /* share of that generation */
-    uint64_t launches[KIND_COUNT]; /* launches seen per kind, for sampling */
-    int have_mean[KIND_COUNT];        /* from the second sample on */
-    uint64_t nsamples[KIND_COUNT];    /* samples collected */
-    uint64_t mean_ns[KIND_COUNT]; /* running mean of the samples */
-    uint64_t backlog[KIND_COUNT]; /* launches waiting for the first mean */
-    int inflight[KIND_COUNT];     /* samples of the kind being recorded or pending */
+    pthread_mutex_t lock;      /* everything below; taken before the ledger's lock, never after */
+    struct ledger *ledger;     /* borrowed from vram.c (hook_vram_ledger) */
+    CUresult open_failed;      /* what hook_vram_ledger answered, when it failed */
+    uint64_t generation;       /* of the limits last seen */
+    uint32_t pct;              /* share of that generation */
+    uint64_t clock;            /* launches seen, for last_use */
+    uint64_t rng;              /* xorshift64 state for sampling */
+    int have_mean[KIND_COUNT]; /* a kind's mean: what an evicted shape's backlog is charged */
+    uint64_t mean_ns[KIND_COUNT];
+    struct shape shapes[HOOK_COMPUTE_SHAPES];
     struct sample samples[HOOK_COMPUTE_SAMPLES];
     int npending;
 } comp = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -145,12 +164,110 @@ static void charge(struct ledger *l, uint64_t ns, uint64_t n)
         ledger_compute_charge(l, ns);
 }
 
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h;
+}
+
+/* The launch's shape: what it runs (function or graph executable) and how wide (grid, block,
+ * dynamic shared memory), hashed; never 0. Launches of one shape take about the same time. */
+static uint64_t shape_key(const struct hook_call *call)
+{
+    uint64_t h = (uint64_t)call->id;
+    switch (call->id) {
+    case GPOOL_API_ID_cuLaunchKernel:
+    case GPOOL_API_ID_cuLaunchKernel_ptsz:
+    case GPOOL_API_ID_cuLaunchCooperativeKernel:
+    case GPOOL_API_ID_cuLaunchCooperativeKernel_ptsz:
+        h = mix(h, (uint64_t)(uintptr_t) * (CUfunction *)call->argv[0]);
+        for (int k = 1; k <= 7; k++)
+            h = mix(h, *(unsigned int *)call->argv[k]);
+        break;
+    case GPOOL_API_ID_cuLaunchKernelEx:
+    case GPOOL_API_ID_cuLaunchKernelEx_ptsz: {
+        const CUlaunchConfig *c = *(const CUlaunchConfig *const *)call->argv[0];
+        h = mix(h, (uint64_t)(uintptr_t) * (CUfunction *)call->argv[1]);
+        if (c) {
+            const unsigned int d[] = {c->gridDimX,  c->gridDimY,  c->gridDimZ,      c->blockDimX,
+                                      c->blockDimY, c->blockDimZ, c->sharedMemBytes};
+            for (size_t k = 0; k < sizeof(d) / sizeof(d[0]); k++)
+                h = mix(h, d[k]);
+        }
+        break;
+    }
+    case GPOOL_API_ID_cuGraphLaunch:
+    case GPOOL_API_ID_cuGraphLaunch_ptsz:
+        h = mix(h, (uint64_t)(uintptr_t) * (CUgraphExec *)call->argv[0]);
+        break;
+    case GPOOL_API_ID_cuLaunch:
+        h = mix(h, (uint64_t)(uintptr_t) * (CUfunction *)call->argv[0]);
+        break;
+    case GPOOL_API_ID_cuLaunchGrid:
+    case GPOOL_API_ID_cuLaunchGridAsync:
+        h = mix(h, (uint64_t)(uintptr_t) * (CUfunction *)call->argv[0]);
+        h = mix(h, (uint64_t)(unsigned)*(int *)call->argv[1]);
+        h = mix(h, (uint64_t)(unsigned)*(int *)call->argv[2]);
+        break;
+    default:
+        break;
+    }
+    return h ? h : 1;
+}
+
+/* Launches of shape sh waiting for a mean are charged the kind's, when it has one (the shape is
+ * being evicted). Caller holds comp.lock. */
+static void shape_flush(struct ledger *l, struct shape *sh, int kind)
+{
+    if (sh->backlog && comp.have_mean[kind])
+        charge(l, comp.mean_ns[kind], sh->backlog);
+    sh->backlog = 0;
+}
+
+/* The shape entry of key, made (evicting the least recently launched of its probe window, never
+ * one with samples in flight) when missing; -1 when every candidate has samples in flight.
+ * Caller holds comp.lock. */
+static int shape_get(struct ledger *l, uint64_t key, int kind)
+{
+    unsigned base = (unsigned)(key ^ key >> 32) & (HOOK_COMPUTE_SHAPES - 1);
+    int victim = -1;
+    for (unsigned p = 0; p < HOOK_COMPUTE_PROBE; p++) {
+        int i = (int)((base + p) & (HOOK_COMPUTE_SHAPES - 1));
+        struct shape *sh = &comp.shapes[i];
+        if (sh->key == key)
+            return i;
+        if (sh->inflight)
+            continue;
+        if (victim < 0 || !sh->key ||
+            (comp.shapes[victim].key && sh->last_use < comp.shapes[victim].last_use))
+            victim = i;
+    }
+    if (victim >= 0) {
+        shape_flush(l, &comp.shapes[victim], kind);
+        comp.shapes[victim] = (struct shape){.key = key};
+    }
+    return victim;
+}
+
+/* Whether to time this launch of sh. */
+static int sample_turn(const struct shape *sh)
+{
+    if (sh->nsamples < HOOK_COMPUTE_WARMUP)
+        return sh->inflight == 0;
+    uint64_t x = comp.rng ? comp.rng : 0x2545f4914f6cdd1dull;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    comp.rng = x;
+    return x % HOOK_COMPUTE_SAMPLE_EVERY == 0;
+}
+
 static void sample_release(struct sample *s)
 {
     CUresult (*destroy)(CUevent) =
         (CUresult(*)(CUevent))hook_real_fn(GPOOL_API_ID_cuEventDestroy_v2);
-    if (s->state != SAMPLE_FREE)
-        comp.inflight[s->kind]--;
+    if (s->state != SAMPLE_FREE && comp.shapes[s->shape].key == s->shape_key)
+        comp.shapes[s->shape].inflight--;
     if (destroy) {
         if (s->start)
             destroy(s->start);
@@ -158,6 +275,21 @@ static void sample_release(struct sample *s)
             destroy(s->end);
     }
     memset(s, 0, sizeof(*s));
+}
+
+/* A sample of shape sh measured d ns (its own charge is done by the caller): the second sample
+ * replaces the first (warm-up) one as the mean, later ones move it by a quarter; the kind's mean
+ * follows too. Launches waiting for the mean are charged it. Caller holds comp.lock. */
+static void shape_learn(struct ledger *l, struct shape *sh, int kind, uint64_t d)
+{
+    if (sh->nsamples++ >= 1) {
+        sh->mean_ns = sh->have_mean ? (3 * sh->mean_ns + d) / 4 : d;
+        sh->have_mean = 1;
+        charge(l, sh->mean_ns, sh->backlog);
+        sh->backlog = 0;
+        comp.mean_ns[kind] = comp.have_mean[kind] ? (3 * comp.mean_ns[kind] + d) / 4 : d;
+        comp.have_mean[kind] = 1;
+    }
 }
 
 /* Charges the samples whose end event completed, without blocking. Caller holds comp.lock. */
@@ -179,23 +311,19 @@ static void collect(struct ledger *l)
             continue;
         float ms = 0;
         int k = s->kind;
+        /* The shape is still the sample's: a shape with samples in flight is never evicted. */
+        struct shape *sh = &comp.shapes[s->shape];
         CUresult e = q == CUDA_SUCCESS ? elapsed(&ms, s->start, s->end) : q;
         if (e != CUDA_SUCCESS || ms < 0) {
             /* The measurement is lost (the stream failed): charge the mean, or wait for one. */
-            if (comp.have_mean[k])
-                charge(l, comp.mean_ns[k], 1);
+            if (sh->have_mean)
+                charge(l, sh->mean_ns, 1);
             else
-                comp.backlog[k]++;
+                sh->backlog++;
         } else {
             uint64_t d = (uint64_t)((double)ms * 1e6);
             charge(l, d, 1);
-            if (comp.nsamples[k]++ >= 1) {
-                /* The second sample replaces the first (warm-up) one; later ones are averaged. */
-                comp.mean_ns[k] = comp.have_mean[k] ? (3 * comp.mean_ns[k] + d) / 4 : d;
-                comp.have_mean[k] = 1;
-                charge(l, comp.mean_ns[k], comp.backlog[k]);
-                comp.backlog[k] = 0;
-            }
+            shape_learn(l, sh, k, d);
         }
         sample_release(s);
         comp.npending--;
@@ -219,13 +347,12 @@ static void follow_limits(struct ledger *l)
     comp.pct = lim.compute_pct;
 }
 
-/* Starts timing this launch when it is its kind's turn: returns the sample's index + 1, or 0. */
-static unsigned long long sample_start(int kind, CUstream stream, int per_thread)
+/* Starts timing this launch of shape `shape` when it is its turn: returns the sample's index + 1,
+ * or 0. Caller holds comp.lock. */
+static unsigned long long sample_start(int kind, int shape, CUstream stream, int per_thread)
 {
-    uint64_t n = comp.launches[kind]++;
-    int turn = comp.nsamples[kind] >= HOOK_COMPUTE_WARMUP ? n % HOOK_COMPUTE_SAMPLE_EVERY == 0
-                                                          : comp.inflight[kind] == 0;
-    if (!turn || comp.npending >= HOOK_COMPUTE_SAMPLES)
+    struct shape *sh = &comp.shapes[shape];
+    if (!sample_turn(sh) || comp.npending >= HOOK_COMPUTE_SAMPLES)
         return 0;
     struct sample *s = NULL;
     int idx = 0;
@@ -247,8 +374,10 @@ static unsigned long long sample_start(int kind, CUstream stream, int per_thread
         return 0;
     }
     s->kind = kind;
+    s->shape = shape;
+    s->shape_key = sh->key;
     s->state = SAMPLE_RECORDING;
-    comp.inflight[kind]++;
+    sh->inflight++;
     return (unsigned long long)idx + 1;
 }
 
@@ -263,7 +392,8 @@ static int capturing(CUstream stream, int per_thread)
     return fn && fn(stream, &st) == CUDA_SUCCESS && st != CU_STREAM_CAPTURE_STATUS_NONE;
 }
 
-/* call->state: bit 0 = this launch is accounted; bits 8.. = its sample's index + 1. */
+/* call->state: bit 0 = this launch is accounted; bits 4..7 = its kind; bits 8..15 = its sample's
+ * index + 1 (0: not timed); bits 16.. = its shape's index + 1 (0: none found). */
 static CUresult compute_before(struct hook_call *call)
 {
     pthread_mutex_lock(&comp.lock);
@@ -298,8 +428,16 @@ static CUresult compute_before(struct hook_call *call)
 
     if (kind < 0)
         return CUDA_SUCCESS;
+    uint64_t key = shape_key(call);
     pthread_mutex_lock(&comp.lock);
-    call->state = 1 | sample_start(kind, stream, per_thread) << 8 | (unsigned long long)kind << 4;
+    int shape = shape_get(l, key, kind);
+    unsigned long long idx = 0;
+    if (shape >= 0) {
+        comp.shapes[shape].last_use = ++comp.clock;
+        idx = sample_start(kind, shape, stream, per_thread);
+    }
+    call->state =
+        1 | (unsigned long long)kind << 4 | idx << 8 | (unsigned long long)(shape + 1) << 16;
     pthread_mutex_unlock(&comp.lock);
     return CUDA_SUCCESS;
 }
@@ -309,7 +447,8 @@ static CUresult compute_after(struct hook_call *call, CUresult rc)
     if (!(call->state & 1))
         return rc;
     int kind = (int)(call->state >> 4 & 0xf);
-    unsigned long long idx = call->state >> 8;
+    unsigned long long idx = call->state >> 8 & 0xff;
+    int shape = (int)(call->state >> 16) - 1;
     pthread_mutex_lock(&comp.lock);
     struct ledger *l = comp.ledger;
     if (idx) {
@@ -328,10 +467,16 @@ static CUresult compute_after(struct hook_call *call, CUresult rc)
     }
     if (rc != CUDA_SUCCESS)
         goto out; /* nothing ran */
-    if (comp.have_mean[kind])
+    /* The shape's estimate, if the entry is still this launch's (another thread may have
+     * reused it meanwhile), else the kind's. */
+    struct shape *sh =
+        shape >= 0 && comp.shapes[shape].key == shape_key(call) ? &comp.shapes[shape] : NULL;
+    if (sh && sh->have_mean)
+        charge(l, sh->mean_ns, 1);
+    else if (sh)
+        sh->backlog++;
+    else if (comp.have_mean[kind])
         charge(l, comp.mean_ns[kind], 1);
-    else
-        comp.backlog[kind]++;
 out:
     pthread_mutex_unlock(&comp.lock);
     return rc;
