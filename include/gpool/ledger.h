@@ -7,9 +7,9 @@
  * generation bumped on every change), usage per device, one slot per attached process (pid for
  * display, name, usage per device; liveness = an OFD lock on the slot's byte, never a bare PID),
  * a bounded table of allocation records keyed by (slot, device, key), and the compute token
- * bucket shared by the vGPU's processes. Every change happens under one robust process-shared
- * mutex; a holder that dies is detected (EOWNERDEAD) and the ledger repaired: usage is recomputed
- * from the records, and dead processes' records are reclaimed.
+ * buckets (one per device) shared by the vGPU's processes. Every change happens under one robust
+ * process-shared mutex; a holder that dies is detected (EOWNERDEAD) and the ledger repaired: usage
+ * is recomputed from the records, and dead processes' records are reclaimed.
  *
  * VRAM protocol for the hook (check-reserve -> driver allocation -> publish or roll back):
  *
@@ -161,12 +161,16 @@ size_t ledger_file_size(uint32_t ndev);
 int ledger_format(void *buf, size_t len, const char *name, const struct ledger_limits *lim,
                   uint64_t now);
 
-/* Compute: how long a launch must wait now (0 = go). Counts a throttled launch when > 0 and
- * `count` is set (call with count = 1 once per launch, 0 when re-checking after a sleep). */
-uint64_t ledger_compute_wait(struct ledger *l, int count);
+/* Compute: the share holds on each device on its own (a vGPU at 25% of two devices may use a
+ * quarter of each, not half of one): one GPU-time bucket per device, all at the ledger's share.
+ * A device the ledger does not cover is counted as device 0. */
 
-/* Compute: charges a kernel's measured GPU time to the vGPU's bucket. */
-void ledger_compute_charge(struct ledger *l, uint64_t duration_ns);
+/* How long a launch on device dev must wait now (0 = go). Counts a throttled launch when > 0 and
+ * `count` is set (call with count = 1 once per launch, 0 when re-checking after a sleep). */
+uint64_t ledger_compute_wait(struct ledger *l, int dev, int count);
+
+/* Charges a kernel's measured GPU time to device dev's bucket. */
+void ledger_compute_charge(struct ledger *l, int dev, uint64_t duration_ns);
 
 /* Counters kept in the ledger for tests and `gpool vgpu show`. */
 struct ledger_stats {

@@ -70,6 +70,7 @@ struct shape {
     uint64_t backlog;  /* launches waiting for the mean */
     int have_mean;
     int inflight; /* its samples being recorded or pending */
+    int dev;      /* the device its launches run on */
 };
 
 static struct {
@@ -157,11 +158,11 @@ static int launch_stream(const struct hook_call *call, CUstream *stream, int *pe
     }
 }
 
-/* Charges n launches of `ns` each. Caller holds comp.lock. */
-static void charge(struct ledger *l, uint64_t ns, uint64_t n)
+/* Charges n launches of `ns` each to device dev. Caller holds comp.lock. */
+static void charge(struct ledger *l, int dev, uint64_t ns, uint64_t n)
 {
     while (n--)
-        ledger_compute_charge(l, ns);
+        ledger_compute_charge(l, dev, ns);
 }
 
 static uint64_t mix(uint64_t h, uint64_t v)
@@ -220,14 +221,14 @@ static uint64_t shape_key(const struct hook_call *call)
 static void shape_flush(struct ledger *l, struct shape *sh, int kind)
 {
     if (sh->backlog && comp.have_mean[kind])
-        charge(l, comp.mean_ns[kind], sh->backlog);
+        charge(l, sh->dev, comp.mean_ns[kind], sh->backlog);
     sh->backlog = 0;
 }
 
 /* The shape entry of key, made (evicting the least recently launched of its probe window, never
  * one with samples in flight) when missing; -1 when every candidate has samples in flight.
  * Caller holds comp.lock. */
-static int shape_get(struct ledger *l, uint64_t key, int kind)
+static int shape_get(struct ledger *l, uint64_t key, int kind, int dev)
 {
     unsigned base = (unsigned)(key ^ key >> 32) & (HOOK_COMPUTE_SHAPES - 1);
     int victim = -1;
@@ -244,7 +245,7 @@ static int shape_get(struct ledger *l, uint64_t key, int kind)
     }
     if (victim >= 0) {
         shape_flush(l, &comp.shapes[victim], kind);
-        comp.shapes[victim] = (struct shape){.key = key};
+        comp.shapes[victim] = (struct shape){.key = key, .dev = dev};
     }
     return victim;
 }
@@ -285,7 +286,7 @@ static void shape_learn(struct ledger *l, struct shape *sh, int kind, uint64_t d
     if (sh->nsamples++ >= 1) {
         sh->mean_ns = sh->have_mean ? (3 * sh->mean_ns + d) / 4 : d;
         sh->have_mean = 1;
-        charge(l, sh->mean_ns, sh->backlog);
+        charge(l, sh->dev, sh->mean_ns, sh->backlog);
         sh->backlog = 0;
         comp.mean_ns[kind] = comp.have_mean[kind] ? (3 * comp.mean_ns[kind] + d) / 4 : d;
         comp.have_mean[kind] = 1;
@@ -317,12 +318,12 @@ static void collect(struct ledger *l)
         if (e != CUDA_SUCCESS || ms < 0) {
             /* The measurement is lost (the stream failed): charge the mean, or wait for one. */
             if (sh->have_mean)
-                charge(l, sh->mean_ns, 1);
+                charge(l, sh->dev, sh->mean_ns, 1);
             else
                 sh->backlog++;
         } else {
             uint64_t d = (uint64_t)((double)ms * 1e6);
-            charge(l, d, 1);
+            charge(l, sh->dev, d, 1);
             shape_learn(l, sh, k, d);
         }
         sample_release(s);
@@ -393,7 +394,9 @@ static int capturing(CUstream stream, int per_thread)
 }
 
 /* call->state: bit 0 = this launch is accounted; bits 4..7 = its kind; bits 8..15 = its sample's
- * index + 1 (0: not timed); bits 16.. = its shape's index + 1 (0: none found). */
+ * index + 1 (0: not timed); bits 16..31 = its shape's index + 1 (0: none found); bits 32..39 =
+ * its device. The share holds per device: a launch waits for, and is charged to, the bucket of
+ * the current context's device. */
 static CUresult compute_before(struct hook_call *call)
 {
     pthread_mutex_lock(&comp.lock);
@@ -416,28 +419,31 @@ static CUresult compute_before(struct hook_call *call)
     if (kind >= 0 && capturing(stream, per_thread))
         return CUDA_SUCCESS; /* recorded into a graph, not run: its launch is what counts */
 
-    uint64_t w = ledger_compute_wait(l, 1);
+    int dev = 0;
+    if (hook_vram_current_device(&dev) != CUDA_SUCCESS || dev < 0 || dev >= LEDGER_MAX_DEVICES)
+        dev = 0; /* no current context: the driver refuses the launch itself */
+    uint64_t w = ledger_compute_wait(l, dev, 1);
     while (w) {
         struct timespec ts = {0, (long)(w < HOOK_COMPUTE_SLICE_NS ? w : HOOK_COMPUTE_SLICE_NS)};
         nanosleep(&ts, NULL);
         pthread_mutex_lock(&comp.lock);
         collect(l);
         pthread_mutex_unlock(&comp.lock);
-        w = ledger_compute_wait(l, 0);
+        w = ledger_compute_wait(l, dev, 0);
     }
 
     if (kind < 0)
         return CUDA_SUCCESS;
-    uint64_t key = shape_key(call);
+    uint64_t key = mix(shape_key(call), (uint64_t)dev);
     pthread_mutex_lock(&comp.lock);
-    int shape = shape_get(l, key, kind);
+    int shape = shape_get(l, key, kind, dev);
     unsigned long long idx = 0;
     if (shape >= 0) {
         comp.shapes[shape].last_use = ++comp.clock;
         idx = sample_start(kind, shape, stream, per_thread);
     }
-    call->state =
-        1 | (unsigned long long)kind << 4 | idx << 8 | (unsigned long long)(shape + 1) << 16;
+    call->state = 1 | (unsigned long long)kind << 4 | idx << 8 |
+                  (unsigned long long)(shape + 1) << 16 | (unsigned long long)dev << 32;
     pthread_mutex_unlock(&comp.lock);
     return CUDA_SUCCESS;
 }
@@ -448,7 +454,8 @@ static CUresult compute_after(struct hook_call *call, CUresult rc)
         return rc;
     int kind = (int)(call->state >> 4 & 0xf);
     unsigned long long idx = call->state >> 8 & 0xff;
-    int shape = (int)(call->state >> 16) - 1;
+    int shape = (int)(call->state >> 16 & 0xffff) - 1;
+    int dev = (int)(call->state >> 32 & 0xff);
     pthread_mutex_lock(&comp.lock);
     struct ledger *l = comp.ledger;
     if (idx) {
@@ -469,14 +476,15 @@ static CUresult compute_after(struct hook_call *call, CUresult rc)
         goto out; /* nothing ran */
     /* The shape's estimate, if the entry is still this launch's (another thread may have
      * reused it meanwhile), else the kind's. */
-    struct shape *sh =
-        shape >= 0 && comp.shapes[shape].key == shape_key(call) ? &comp.shapes[shape] : NULL;
+    struct shape *sh = shape >= 0 && comp.shapes[shape].key == mix(shape_key(call), (uint64_t)dev)
+                           ? &comp.shapes[shape]
+                           : NULL;
     if (sh && sh->have_mean)
-        charge(l, sh->mean_ns, 1);
+        charge(l, sh->dev, sh->mean_ns, 1);
     else if (sh)
         sh->backlog++;
     else if (comp.have_mean[kind])
-        charge(l, comp.mean_ns[kind], 1);
+        charge(l, dev, comp.mean_ns[kind], 1);
 out:
     pthread_mutex_unlock(&comp.lock);
     return rc;

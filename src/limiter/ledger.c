@@ -142,8 +142,9 @@ int ledger_format(void *buf, size_t len, const char *name, const struct ledger_l
     h->vram_bytes = lim->vram_bytes;
     h->compute_pct = lim->compute_pct;
     h->generation = 1;
-    limiter_bucket_init(&h->bucket, lim->compute_pct * (LIMITER_PPM / 100), LIMITER_BURST_NS, 1,
-                        now);
+    for (int d = 0; d < LEDGER_MAX_DEVICES; d++)
+        limiter_bucket_init(&h->bucket[d], lim->compute_pct * (LIMITER_PPM / 100), LIMITER_BURST_NS,
+                            1, now);
     return 0;
 }
 
@@ -190,9 +191,11 @@ static int validate_body(const struct ledger_hdr *h, char *err, size_t errlen)
         seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    if (h->compute_pct < 1 || h->compute_pct > 100 || h->generation == 0 ||
-        h->bucket.share_ppm < 1 || h->bucket.share_ppm > LIMITER_PPM ||
-        h->bucket.burst_ns > (uint64_t)INT64_MAX / LIMITER_PPM) {
+    int buckets_ok = 1;
+    for (int d = 0; d < LEDGER_MAX_DEVICES; d++)
+        buckets_ok &= h->bucket[d].share_ppm >= 1 && h->bucket[d].share_ppm <= LIMITER_PPM &&
+                      h->bucket[d].burst_ns <= (uint64_t)INT64_MAX / LIMITER_PPM;
+    if (h->compute_pct < 1 || h->compute_pct > 100 || h->generation == 0 || !buckets_ok) {
         seterr(err, errlen, "limits are corrupt (compute %u%%, generation %llu)", h->compute_pct,
                (unsigned long long)h->generation);
         goto out;
@@ -534,9 +537,10 @@ static void repair(struct ledger *l)
     LOG_WARN(COMP, "vGPU %s: a process died holding the ledger lock; repairing", h->name);
     recompute(h);
     reap_locked(l);
-    if (h->bucket.share_ppm < 1 || h->bucket.share_ppm > LIMITER_PPM)
-        limiter_bucket_set_share(&h->bucket, h->compute_pct * (LIMITER_PPM / 100), h->generation,
-                                 l->clock.now_ns(l->clock.ctx));
+    for (int d = 0; d < LEDGER_MAX_DEVICES; d++)
+        if (h->bucket[d].share_ppm < 1 || h->bucket[d].share_ppm > LIMITER_PPM)
+            limiter_bucket_set_share(&h->bucket[d], h->compute_pct * (LIMITER_PPM / 100),
+                                     h->generation, l->clock.now_ns(l->clock.ctx));
     h->stats.repairs++;
 }
 
@@ -1128,8 +1132,9 @@ int ledger_set_limits(struct ledger *l, const struct ledger_limits *lim, uint64_
     /* Published last, with release order: a reader of ledger_generation that sees the new value
      * (without the lock) then reads the new limits. */
     __atomic_store_n(&h->generation, h->generation + 1, __ATOMIC_RELEASE);
-    limiter_bucket_set_share(&h->bucket, lim->compute_pct * (LIMITER_PPM / 100), h->generation,
-                             l->clock.now_ns(l->clock.ctx));
+    for (int d = 0; d < LEDGER_MAX_DEVICES; d++)
+        limiter_bucket_set_share(&h->bucket[d], lim->compute_pct * (LIMITER_PPM / 100),
+                                 h->generation, l->clock.now_ns(l->clock.ctx));
     if (generation)
         *generation = h->generation;
     LOG_INFO(COMP, "vGPU %s: limits now %llu bytes, %u%% compute (generation %llu)", h->name,
@@ -1164,24 +1169,32 @@ int ledger_check(struct ledger *l, char *err, size_t errlen)
 
 /* ---- compute ------------------------------------------------------------------------------ */
 
-uint64_t ledger_compute_wait(struct ledger *l, int count)
+/* Device dev's bucket; a device the ledger does not cover shares device 0's. */
+static struct limiter_bucket *bucket_of(struct ledger *l, int dev)
+{
+    if (dev < 0 || (uint32_t)dev >= l->hdr->ndev)
+        dev = 0;
+    return &l->hdr->bucket[dev];
+}
+
+uint64_t ledger_compute_wait(struct ledger *l, int dev, int count)
 {
     if (__atomic_load_n(&l->hdr->compute_pct, __ATOMIC_RELAXED) >= 100)
         return 0; /* unlimited: no lock on the launch path */
     if (lock(l))
         return 0;
-    uint64_t w = limiter_bucket_wait_ns(&l->hdr->bucket, l->clock.now_ns(l->clock.ctx));
+    uint64_t w = limiter_bucket_wait_ns(bucket_of(l, dev), l->clock.now_ns(l->clock.ctx));
     if (w && count)
         l->hdr->stats.launches_throttled++;
     unlock(l);
     return w;
 }
 
-void ledger_compute_charge(struct ledger *l, uint64_t duration_ns)
+void ledger_compute_charge(struct ledger *l, int dev, uint64_t duration_ns)
 {
     if (lock(l))
         return;
-    limiter_bucket_charge(&l->hdr->bucket, duration_ns, l->clock.now_ns(l->clock.ctx));
+    limiter_bucket_charge(bucket_of(l, dev), duration_ns, l->clock.now_ns(l->clock.ctx));
     l->hdr->stats.launches_charged++;
     l->hdr->stats.gpu_ns_charged += duration_ns;
     unlock(l);

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define LEDGER_MAGIC   0x5245474455504756ull /* "VGPUDGER" little-endian */
-#define LEDGER_VERSION 2u
+#define LEDGER_VERSION 3u
 
 /* Liveness bytes: slot s is alive while byte LEDGER_LIVE_BASE + s of the file is OFD-locked. */
 #define LEDGER_LIVE_BASE (1ull << 40)
@@ -61,7 +61,7 @@ struct ledger_hdr {
     uint32_t pad;
     uint64_t generation;
     uint64_t used[LEDGER_MAX_DEVICES];
-    struct limiter_bucket bucket;
+    struct limiter_bucket bucket[LEDGER_MAX_DEVICES]; /* compute, one per device (ndev used) */
     struct ledger_stats stats;
 };
 

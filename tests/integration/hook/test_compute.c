@@ -21,30 +21,29 @@
 #include <unistd.h>
 
 /* One thread counting to n: a kernel that takes measurable time on the simulator. */
-static const char spin_ptx[] =
-    ".version 7.0\n"
-    ".target sm_80\n"
-    ".address_size 64\n"
-    ".visible .entry spin(.param .u64 out, .param .u32 n)\n"
-    "{\n"
-    "  .reg .u32 %r<4>;\n"
-    "  .reg .u64 %rd<3>;\n"
-    "  .reg .pred %p;\n"
-    "  ld.param.u64 %rd1, [out];\n"
-    "  ld.param.u32 %r1, [n];\n"
-    "  mov.u32 %r2, 0;\n"
-    "  mov.u32 %r3, 0;\n"
-    "LOOP:\n"
-    "  setp.ge.u32 %p, %r2, %r1;\n"
-    "  @%p bra DONE;\n"
-    "  add.u32 %r3, %r3, %r2;\n"
-    "  add.u32 %r2, %r2, 1;\n"
-    "  bra LOOP;\n"
-    "DONE:\n"
-    "  cvta.to.global.u64 %rd2, %rd1;\n"
-    "  st.global.u32 [%rd2], %r3;\n"
-    "  ret;\n"
-    "}\n";
+static const char spin_ptx[] = ".version 7.0\n"
+                               ".target sm_80\n"
+                               ".address_size 64\n"
+                               ".visible .entry spin(.param .u64 out, .param .u32 n)\n"
+                               "{\n"
+                               "  .reg .u32 %r<4>;\n"
+                               "  .reg .u64 %rd<3>;\n"
+                               "  .reg .pred %p;\n"
+                               "  ld.param.u64 %rd1, [out];\n"
+                               "  ld.param.u32 %r1, [n];\n"
+                               "  mov.u32 %r2, 0;\n"
+                               "  mov.u32 %r3, 0;\n"
+                               "LOOP:\n"
+                               "  setp.ge.u32 %p, %r2, %r1;\n"
+                               "  @%p bra DONE;\n"
+                               "  add.u32 %r3, %r3, %r2;\n"
+                               "  add.u32 %r2, %r2, 1;\n"
+                               "  bra LOOP;\n"
+                               "DONE:\n"
+                               "  cvta.to.global.u64 %rd2, %rd1;\n"
+                               "  st.global.u32 [%rd2], %r3;\n"
+                               "  ret;\n"
+                               "}\n";
 
 #define SPIN_ITERS 2000u
 
@@ -218,9 +217,57 @@ static void test_raise(void)
     ledger_close(l);
 }
 
+/* The share holds per device: device 0 deep in debt does not hold back device 1's launches,
+ * whose own bucket then throttles them (GPOOL_SIM_GPUS has two devices). */
+static void test_devices(void)
+{
+    init_cuda(); /* device 0, current */
+    struct ledger *l = open_ledger();
+    for (int i = 0; i < 6; i++) {
+        launch_plain();
+        CHECK_OK(cuCtxSynchronize());
+    }
+    struct ledger_stats s0 = stats(l);
+    CHECK(s0.launches_throttled >= 1, "device 0 throttled (%llu)",
+          (unsigned long long)s0.launches_throttled);
+
+    CUdevice dev1;
+    CUcontext ctx1;
+    CUmodule mod1;
+    CUfunction spin1;
+    CUdeviceptr out1;
+    REQUIRE_OK(cuDeviceGet(&dev1, 1));
+    REQUIRE_OK(cuDevicePrimaryCtxRetain(&ctx1, dev1));
+    REQUIRE_OK(cuCtxSetCurrent(ctx1));
+    REQUIRE_OK(cuModuleLoadData(&mod1, spin_ptx));
+    REQUIRE_OK(cuModuleGetFunction(&spin1, mod1, "spin"));
+    REQUIRE_OK(cuMemAlloc(&out1, 4));
+    void *args1[] = {&out1, &iters};
+    /* Device 1's first launch finds its bucket in credit, whatever device 0 owes. */
+    CHECK_OK(cuLaunchKernel(spin1, 1, 1, 1, 1, 1, 1, 0, NULL, args1, NULL));
+    CHECK_OK(cuCtxSynchronize());
+    struct ledger_stats s1 = stats(l);
+    CHECK(s1.launches_throttled == s0.launches_throttled,
+          "device 1's first launch was held back by device 0's debt (%llu more throttled)",
+          (unsigned long long)(s1.launches_throttled - s0.launches_throttled));
+    /* Its own charges then put device 1 in debt: its launches are throttled in turn (the
+     * bucket's credit is at most its burst, so this ends). */
+    int n = 0;
+    struct ledger_stats s2 = s1;
+    while (s2.launches_throttled == s1.launches_throttled && n++ < 5000) {
+        CHECK_OK(cuLaunchKernel(spin1, 1, 1, 1, 1, 1, 1, 0, NULL, args1, NULL));
+        CHECK_OK(cuCtxSynchronize());
+        s2 = stats(l);
+    }
+    CHECK(s2.launches_throttled > s1.launches_throttled, "device 1 never throttled in %d launches",
+          n);
+    CHECK(s2.launches_charged > s1.launches_charged, "device 1's launches charged");
+    ledger_close(l);
+}
+
 int main(int argc, char **argv)
 {
-    REQUIRE(argc == 2, "usage: test_hook_compute throttle|raise");
+    REQUIRE(argc == 2, "usage: test_hook_compute throttle|raise|devices");
     alarm(100); /* a hang guard only */
     /* Start from no ledger: this process creates it with GPOOL_COMPUTE_LIMIT. */
     char path[4096];
@@ -232,6 +279,8 @@ int main(int argc, char **argv)
         test_throttle();
     else if (strcmp(argv[1], "raise") == 0)
         test_raise();
+    else if (strcmp(argv[1], "devices") == 0)
+        test_devices();
     else
         REQUIRE(0, "unknown mode '%s'", argv[1]);
     return check_done(argv[1]);

@@ -299,17 +299,43 @@ static void test_compute_bucket_shared(void **state)
      * 50 ms burst. */
     fake_now = limiter_monotonic_ns(NULL) + 1000000000ull;
     ledger_set_clock(l, (struct limiter_clock){fake_clock, NULL});
-    assert_int_equal(ledger_compute_wait(l, 1), 0);
-    ledger_compute_charge(l, LIMITER_BURST_NS + 1000000);
-    assert_int_equal(ledger_compute_wait(l, 1), 4000000); /* 1 ms of debt at 25% */
+    assert_int_equal(ledger_compute_wait(l, 0, 1), 0);
+    ledger_compute_charge(l, 0, LIMITER_BURST_NS + 1000000);
+    assert_int_equal(ledger_compute_wait(l, 0, 1), 4000000); /* 1 ms of debt at 25% */
     fake_now += 1000000;
-    assert_int_equal(ledger_compute_wait(l, 0), 3000000);
+    assert_int_equal(ledger_compute_wait(l, 0, 0), 3000000);
     struct ledger_stats s;
     ledger_get_stats(l, &s);
     assert_int_equal(s.launches_throttled, 1);
     assert_int_equal(s.launches_charged, 1);
     ledger_set_limits(l, &(struct ledger_limits){.compute_pct = 100}, NULL);
-    assert_int_equal(ledger_compute_wait(l, 1), 0);
+    assert_int_equal(ledger_compute_wait(l, 0, 1), 0);
+    ledger_close(l);
+}
+
+/* The share holds per device: debt on device 0 does not hold back device 1, a device the ledger
+ * does not cover counts as device 0, and a new share reaches every device's bucket. */
+static void test_compute_per_device(void **state)
+{
+    (void)state;
+    struct ledger *l = open_new("compute-dev", 0, 25);
+    fake_now = limiter_monotonic_ns(NULL) + 1000000000ull;
+    ledger_set_clock(l, (struct limiter_clock){fake_clock, NULL});
+    ledger_compute_charge(l, 0, LIMITER_BURST_NS + 2000000);
+    assert_int_equal(ledger_compute_wait(l, 0, 1), 8000000); /* 2 ms of debt at 25% */
+    assert_int_equal(ledger_compute_wait(l, 1, 1), 0);       /* device 1 owes nothing */
+    assert_int_equal(ledger_compute_wait(l, 7, 0), 8000000); /* not covered: device 0's */
+    ledger_compute_charge(l, 1, LIMITER_BURST_NS + 1000000);
+    assert_int_equal(ledger_compute_wait(l, 1, 1), 4000000);
+    assert_int_equal(ledger_compute_wait(l, 0, 0), 8000000);
+    ledger_set_limits(l, &(struct ledger_limits){.compute_pct = 50}, NULL);
+    assert_int_equal(ledger_compute_wait(l, 0, 0), 4000000); /* the debt repaid at 50% */
+    assert_int_equal(ledger_compute_wait(l, 1, 0), 2000000);
+    struct ledger_stats s;
+    ledger_get_stats(l, &s);
+    assert_int_equal(s.launches_throttled, 2);
+    assert_int_equal(s.launches_charged, 2);
+    assert_consistent(l);
     ledger_close(l);
 }
 
@@ -818,6 +844,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sigkill_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limit_change_seen_by_other_process, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compute_bucket_shared, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compute_per_device, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fork_child_gets_own_slot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_index_random_release, setup, teardown),
