@@ -9,41 +9,13 @@
  *   raise     another process raises the share to 100% with ledger_set_limits: the running
  *             process follows the new generation and is throttled no more
  */
-#include <cuda.h>
-
-#include "check.h"
-#include "gpool/ledger.h"
+#include "hook_test.h"
 
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-/* One thread counting to n: a kernel that takes measurable time on the simulator. */
-static const char spin_ptx[] = ".version 7.0\n"
-                               ".target sm_80\n"
-                               ".address_size 64\n"
-                               ".visible .entry spin(.param .u64 out, .param .u32 n)\n"
-                               "{\n"
-                               "  .reg .u32 %r<4>;\n"
-                               "  .reg .u64 %rd<3>;\n"
-                               "  .reg .pred %p;\n"
-                               "  ld.param.u64 %rd1, [out];\n"
-                               "  ld.param.u32 %r1, [n];\n"
-                               "  mov.u32 %r2, 0;\n"
-                               "  mov.u32 %r3, 0;\n"
-                               "LOOP:\n"
-                               "  setp.ge.u32 %p, %r2, %r1;\n"
-                               "  @%p bra DONE;\n"
-                               "  add.u32 %r3, %r3, %r2;\n"
-                               "  add.u32 %r2, %r2, 1;\n"
-                               "  bra LOOP;\n"
-                               "DONE:\n"
-                               "  cvta.to.global.u64 %rd2, %rd1;\n"
-                               "  st.global.u32 [%rd2], %r3;\n"
-                               "  ret;\n"
-                               "}\n";
 
 #define SPIN_ITERS 2000u
 
@@ -52,35 +24,12 @@ static CUdeviceptr out;
 static unsigned int iters = SPIN_ITERS;
 static void *spin_args[] = {&out, &iters};
 
-static void init_cuda(void)
+/* Device 0's primary context, current, with spin loaded and its output allocated. */
+static void init_spin(void)
 {
-    CUdevice dev;
-    CUcontext ctx;
-    CUmodule mod;
-    REQUIRE_OK(cuInit(0));
-    REQUIRE_OK(cuDeviceGet(&dev, 0));
-    REQUIRE_OK(cuDevicePrimaryCtxRetain(&ctx, dev));
-    REQUIRE_OK(cuCtxSetCurrent(ctx));
-    REQUIRE_OK(cuModuleLoadData(&mod, spin_ptx));
-    REQUIRE_OK(cuModuleGetFunction(&spin, mod, "spin"));
+    init_cuda();
+    spin = load_spin();
     REQUIRE_OK(cuMemAlloc(&out, 4));
-}
-
-static struct ledger *open_ledger(void)
-{
-    struct ledger *l = NULL;
-    char err[256] = "";
-    int rc = ledger_open(NULL, getenv("GPOOL_VGPU"), NULL, &l, err, sizeof(err));
-    REQUIRE(rc == 0, "ledger_open: %d %s", rc, err);
-    return l;
-}
-
-static struct ledger_stats stats(struct ledger *l)
-{
-    struct ledger_stats s;
-    memset(&s, 0, sizeof(s));
-    CHECK_OK(ledger_get_stats(l, &s));
-    return s;
 }
 
 static void launch_plain(void)
@@ -142,12 +91,12 @@ static CUgraphExec make_graph(void)
 
 static void test_throttle(void)
 {
-    init_cuda();
+    init_spin();
     struct ledger *l = open_ledger();
     CUstream stream;
     REQUIRE_OK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
     CUgraphExec exec = make_graph();
-    struct ledger_stats s0 = stats(l);
+    struct ledger_stats s0 = vgpu_stats(l);
 
     int n = 0;
     for (int round = 0; round < 3; round++) {
@@ -158,7 +107,7 @@ static void test_throttle(void)
      * stay uncollected). */
     launch_plain();
     CHECK_OK(cuCtxSynchronize());
-    struct ledger_stats s1 = stats(l);
+    struct ledger_stats s1 = vgpu_stats(l);
     uint64_t charged = s1.launches_charged - s0.launches_charged;
     CHECK(charged >= (uint64_t)n && charged <= (uint64_t)n + 1, "%d launches, %llu charged", n,
           (unsigned long long)charged);
@@ -170,14 +119,14 @@ static void test_throttle(void)
 
 static void test_raise(void)
 {
-    init_cuda();
+    init_spin();
     struct ledger *l = open_ledger();
     struct ledger_limits lim;
     REQUIRE_OK(ledger_get_limits(l, &lim));
     REQUIRE(lim.compute_pct == 1, "share %u%%", lim.compute_pct);
 
     /* Throttled at 1%: launch (synchronising, so each charge lands) until the ledger says so. */
-    while (stats(l).launches_throttled == 0) {
+    while (vgpu_stats(l).launches_throttled == 0) {
         launch_plain();
         CHECK_OK(cuCtxSynchronize());
     }
@@ -204,11 +153,11 @@ static void test_raise(void)
     CHECK_OK(ledger_get_limits(l, &now));
     CHECK(now.generation == lim.generation + 1 && now.compute_pct == 100, "generation %llu, %u%%",
           (unsigned long long)now.generation, now.compute_pct);
-    struct ledger_stats s0 = stats(l);
+    struct ledger_stats s0 = vgpu_stats(l);
     for (int i = 0; i < 20; i++)
         launch_plain();
     CHECK_OK(cuCtxSynchronize());
-    struct ledger_stats s1 = stats(l);
+    struct ledger_stats s1 = vgpu_stats(l);
     CHECK(s1.launches_throttled == s0.launches_throttled, "throttled %llu more at 100%%",
           (unsigned long long)(s1.launches_throttled - s0.launches_throttled));
     /* At most the launches still being measured when the share changed are charged after it. */
@@ -221,32 +170,29 @@ static void test_raise(void)
  * whose own bucket then throttles them (GPOOL_SIM_GPUS has two devices). */
 static void test_devices(void)
 {
-    init_cuda(); /* device 0, current */
+    init_spin(); /* device 0, current */
     struct ledger *l = open_ledger();
     for (int i = 0; i < 6; i++) {
         launch_plain();
         CHECK_OK(cuCtxSynchronize());
     }
-    struct ledger_stats s0 = stats(l);
+    struct ledger_stats s0 = vgpu_stats(l);
     CHECK(s0.launches_throttled >= 1, "device 0 throttled (%llu)",
           (unsigned long long)s0.launches_throttled);
 
     CUdevice dev1;
     CUcontext ctx1;
-    CUmodule mod1;
-    CUfunction spin1;
     CUdeviceptr out1;
     REQUIRE_OK(cuDeviceGet(&dev1, 1));
     REQUIRE_OK(cuDevicePrimaryCtxRetain(&ctx1, dev1));
     REQUIRE_OK(cuCtxSetCurrent(ctx1));
-    REQUIRE_OK(cuModuleLoadData(&mod1, spin_ptx));
-    REQUIRE_OK(cuModuleGetFunction(&spin1, mod1, "spin"));
+    CUfunction spin1 = load_spin();
     REQUIRE_OK(cuMemAlloc(&out1, 4));
     void *args1[] = {&out1, &iters};
     /* Device 1's first launch finds its bucket in credit, whatever device 0 owes. */
     CHECK_OK(cuLaunchKernel(spin1, 1, 1, 1, 1, 1, 1, 0, NULL, args1, NULL));
     CHECK_OK(cuCtxSynchronize());
-    struct ledger_stats s1 = stats(l);
+    struct ledger_stats s1 = vgpu_stats(l);
     CHECK(s1.launches_throttled == s0.launches_throttled,
           "device 1's first launch was held back by device 0's debt (%llu more throttled)",
           (unsigned long long)(s1.launches_throttled - s0.launches_throttled));
@@ -257,7 +203,7 @@ static void test_devices(void)
     while (s2.launches_throttled == s1.launches_throttled && n++ < 5000) {
         CHECK_OK(cuLaunchKernel(spin1, 1, 1, 1, 1, 1, 1, 0, NULL, args1, NULL));
         CHECK_OK(cuCtxSynchronize());
-        s2 = stats(l);
+        s2 = vgpu_stats(l);
     }
     CHECK(s2.launches_throttled > s1.launches_throttled, "device 1 never throttled in %d launches",
           n);
@@ -270,11 +216,7 @@ int main(int argc, char **argv)
     REQUIRE(argc == 2, "usage: test_hook_compute throttle|raise|devices");
     alarm(100); /* a hang guard only */
     /* Start from no ledger: this process creates it with GPOOL_COMPUTE_LIMIT. */
-    char path[4096];
-    REQUIRE_OK(ledger_dir(path, sizeof(path)));
-    size_t n = strlen(path);
-    snprintf(path + n, sizeof(path) - n, "/gpool-vgpu-%s", getenv("GPOOL_VGPU"));
-    unlink(path);
+    remove_ledger();
     if (strcmp(argv[1], "throttle") == 0)
         test_throttle();
     else if (strcmp(argv[1], "raise") == 0)

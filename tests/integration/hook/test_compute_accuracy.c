@@ -8,10 +8,7 @@
  *             process twice: the hook's one slot, holding the allocation, and this test's own
  *             handle; every launch is charged; ledger_check passes
  */
-#include <cuda.h>
-
-#include "check.h"
-#include "gpool/ledger.h"
+#include "hook_test.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -20,54 +17,13 @@
 #define MIB      (1024ull * 1024ull)
 #define LAUNCHES 6
 
-/* One thread counting to n: a kernel that takes measurable time on the simulator. */
-static const char spin_ptx[] = ".version 7.0\n"
-                               ".target sm_80\n"
-                               ".address_size 64\n"
-                               ".visible .entry spin(.param .u64 out, .param .u32 n)\n"
-                               "{\n"
-                               "  .reg .u32 %r<4>;\n"
-                               "  .reg .u64 %rd<3>;\n"
-                               "  .reg .pred %p;\n"
-                               "  ld.param.u64 %rd1, [out];\n"
-                               "  ld.param.u32 %r1, [n];\n"
-                               "  mov.u32 %r2, 0;\n"
-                               "  mov.u32 %r3, 0;\n"
-                               "LOOP:\n"
-                               "  setp.ge.u32 %p, %r2, %r1;\n"
-                               "  @%p bra DONE;\n"
-                               "  add.u32 %r3, %r3, %r2;\n"
-                               "  add.u32 %r2, %r2, 1;\n"
-                               "  bra LOOP;\n"
-                               "DONE:\n"
-                               "  cvta.to.global.u64 %rd2, %rd1;\n"
-                               "  st.global.u32 [%rd2], %r3;\n"
-                               "  ret;\n"
-                               "}\n";
-
-static struct ledger_stats stats(struct ledger *l)
-{
-    struct ledger_stats s;
-    memset(&s, 0, sizeof(s));
-    CHECK_OK(ledger_get_stats(l, &s));
-    return s;
-}
-
 static void test_one_slot(void)
 {
-    CUdevice dev;
-    CUcontext ctx;
-    CUmodule mod;
-    CUfunction spin;
     CUdeviceptr out;
     unsigned int iters = 2000;
     void *args[] = {&out, &iters};
-    REQUIRE_OK(cuInit(0));
-    REQUIRE_OK(cuDeviceGet(&dev, 0));
-    REQUIRE_OK(cuDevicePrimaryCtxRetain(&ctx, dev));
-    REQUIRE_OK(cuCtxSetCurrent(ctx));
-    REQUIRE_OK(cuModuleLoadData(&mod, spin_ptx));
-    REQUIRE_OK(cuModuleGetFunction(&spin, mod, "spin"));
+    init_cuda();
+    CUfunction spin = load_spin();
     REQUIRE_OK(cuMemAlloc(&out, MIB));
 
     for (int i = 0; i < LAUNCHES; i++) {
@@ -78,16 +34,13 @@ static void test_one_slot(void)
     CHECK_OK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL));
     CHECK_OK(cuCtxSynchronize());
 
-    struct ledger *l = NULL;
-    char err[256] = "";
-    int rc = ledger_open(NULL, getenv("GPOOL_VGPU"), NULL, &l, err, sizeof(err));
-    REQUIRE(rc == 0, "ledger_open: %d %s", rc, err);
+    struct ledger *l = open_ledger();
     struct ledger_limits lim;
     REQUIRE_OK(ledger_get_limits(l, &lim));
     REQUIRE(lim.compute_pct == 50 && lim.vram_bytes == 64 * MIB, "limits %u%%, %llu bytes",
             lim.compute_pct, (unsigned long long)lim.vram_bytes);
 
-    struct ledger_stats s = stats(l);
+    struct ledger_stats s = vgpu_stats(l);
     CHECK(s.launches_charged >= LAUNCHES && s.launches_charged <= LAUNCHES + 1,
           "%d launches, %llu charged", LAUNCHES + 1, (unsigned long long)s.launches_charged);
     CHECK(s.gpu_ns_charged > 0, "no GPU time charged");
@@ -110,8 +63,7 @@ static void test_one_slot(void)
     CHECK(mine == 2, "this process holds %d slots (the hook's one and the test's expected)", mine);
     CHECK(holding == 1, "%d slots hold the 1 MiB allocation", holding);
 
-    char why[256] = "";
-    CHECK(ledger_check(l, why, sizeof(why)) == 0, "ledger_check: %s", why);
+    check_ledger(l);
     ledger_close(l);
     CHECK_OK(cuMemFree(out));
 }
@@ -121,11 +73,7 @@ int main(int argc, char **argv)
     REQUIRE(argc == 2, "usage: test_hook_compute_accuracy one-slot");
     alarm(100); /* a hang guard only */
     /* Start from no ledger: the hook creates it in cuInit with the environment's limits. */
-    char path[4096];
-    REQUIRE_OK(ledger_dir(path, sizeof(path)));
-    size_t len = strlen(path);
-    snprintf(path + len, sizeof(path) - len, "/gpool-vgpu-%s", getenv("GPOOL_VGPU"));
-    unlink(path);
+    remove_ledger();
     if (strcmp(argv[1], "one-slot") == 0)
         test_one_slot();
     else

@@ -9,10 +9,8 @@
  *          the real ones; a cap lowered below the usage shows a full vGPU in both views (used
  *          clamped to the cap, free 0), never an underflow
  */
-#include <cuda.h>
+#include "hook_test.h"
 
-#include "check.h"
-#include "gpool/ledger.h"
 #include "gpool/nvml_abi.h"
 
 #include <dlfcn.h>
@@ -83,12 +81,7 @@ static void test_plain(struct nvml *shim, struct nvml *sim)
 
 static void test_cap(struct nvml *shim)
 {
-    CUdevice dev;
-    CUcontext ctx;
-    REQUIRE_OK(cuInit(0));
-    REQUIRE_OK(cuDeviceGet(&dev, 0));
-    REQUIRE_OK(cuDevicePrimaryCtxRetain(&ctx, dev));
-    REQUIRE_OK(cuCtxSetCurrent(ctx));
+    init_cuda();
     CUdeviceptr p[3];
     CHECK_OK(cuMemAlloc(&p[0], 16 * MIB));
     CHECK_OK(cuMemAlloc(&p[1], 8 * MIB));
@@ -119,10 +112,7 @@ static void test_cap(struct nvml *shim)
 
     /* The cap lowered below the usage (gpool vgpu set): both views show a full vGPU of the new
      * size; nothing underflows. */
-    struct ledger *l = NULL;
-    char err[256] = "";
-    int rc = ledger_open(NULL, getenv("GPOOL_VGPU"), NULL, &l, err, sizeof(err));
-    REQUIRE(rc == 0, "ledger_open: %d %s", rc, err);
+    struct ledger *l = open_ledger();
     struct ledger_limits lim;
     CHECK_OK(ledger_get_limits(l, &lim));
     lim.vram_bytes = 16 * MIB;

@@ -27,7 +27,8 @@ int main(int argc, char **argv)
     CHECK_RC(cuDeviceGetCount(&count), CUDA_ERROR_NOT_INITIALIZED);
     CUdeviceptr ptr = 0;
     CHECK_RC(cuMemAlloc_v2(&ptr, 16), CUDA_ERROR_NOT_INITIALIZED);
-    CHECK_RC(cuLaunchKernel(NULL, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, NULL), CUDA_ERROR_NOT_INITIALIZED);
+    CHECK_RC(cuLaunchKernel(NULL, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, NULL),
+             CUDA_ERROR_NOT_INITIALIZED);
     void *p = (void *)1;
     CHECK_RC(cuGetProcAddress_v2("cuInit", &p, 12000, 0, NULL), CUDA_ERROR_NOT_INITIALIZED);
     CHECK(p == (void *)1 || p == NULL, "pfn %p", p);
@@ -38,7 +39,8 @@ int main(int argc, char **argv)
     size_t n = fread(buf, 1, sizeof(buf) - 1, f);
     buf[n] = 0;
     fclose(f);
-    CHECK(strstr(buf, "GPOOL_REAL_DRIVER") && strstr(buf, expect), "log lacks '%s': %s", expect, buf);
+    CHECK(strstr(buf, "GPOOL_REAL_DRIVER") && strstr(buf, expect), "log lacks '%s': %s", expect,
+          buf);
     /* Logged once: the driver is looked for once, not on every call. */
     int times = 0;
     for (const char *s = buf; (s = strstr(s, "GPOOL_REAL_DRIVER:")); s++)

@@ -24,7 +24,8 @@ typedef CUresult (*any_fn)(void *, void *, void *, void *, void *, void *, void 
 
 /* What this program's references resolve to: the hook, since it is linked against it. */
 static void *const linked[GPOOL_API_COUNT] = {
-#define CU_API(name, base, version, mode, class, params, args) [GPOOL_API_ID_##name] = (void *)&name,
+#define CU_API(name, base, version, mode, class, params, args)                                     \
+    [GPOOL_API_ID_##name] = (void *)&name,
 #include "gpool/cuda_api.def"
 };
 
@@ -114,19 +115,25 @@ int main(void)
 
     /* The legacy cuGetProcAddress substitutes too. */
     void *p = NULL;
-    CHECK_OK(cuGetProcAddress("cuLaunchKernel", &p, 12000, CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM));
-    CHECK(p == exports[GPOOL_API_ID_cuLaunchKernel_ptsz], "cuGetProcAddress(cuLaunchKernel, ptds) = %p", p);
-    CHECK_OK(cuGetProcAddress("cuGraphLaunch", &p, 12000, CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM));
-    CHECK(p == exports[GPOOL_API_ID_cuGraphLaunch_ptsz], "cuGetProcAddress(cuGraphLaunch, ptds) = %p", p);
+    CHECK_OK(cuGetProcAddress("cuLaunchKernel", &p, 12000,
+                              CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM));
+    CHECK(p == exports[GPOOL_API_ID_cuLaunchKernel_ptsz],
+          "cuGetProcAddress(cuLaunchKernel, ptds) = %p", p);
+    CHECK_OK(cuGetProcAddress("cuGraphLaunch", &p, 12000,
+                              CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM));
+    CHECK(p == exports[GPOOL_API_ID_cuGraphLaunch_ptsz],
+          "cuGetProcAddress(cuGraphLaunch, ptds) = %p", p);
     /* ... and so does asking for cuGetProcAddress itself. */
     CHECK_OK(cuGetProcAddress_v2("cuGetProcAddress", &p, 12000, 0, NULL));
-    CHECK(p == exports[GPOOL_API_ID_cuGetProcAddress_v2], "cuGetProcAddress(cuGetProcAddress) = %p", p);
+    CHECK(p == exports[GPOOL_API_ID_cuGetProcAddress_v2], "cuGetProcAddress(cuGetProcAddress) = %p",
+          p);
 
     /* A name nobody knows: mirrored from the driver. */
     CUdriverProcAddressQueryResult st = 99;
     p = (void *)1;
     CHECK_OK(cuGetProcAddress_v2("cuNoSuchEntryPoint", &p, 12000, 0, &st));
-    CHECK(p == NULL && st == CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND, "unknown name: %p %d", p, (int)st);
+    CHECK(p == NULL && st == CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND, "unknown name: %p %d", p,
+          (int)st);
 
     /* The trace names every intercepted entry. */
     FILE *f = fopen(trace, "r");

@@ -5,10 +5,7 @@
  * CUDA_ERROR_INVALID_VALUE); GPOOL_VGPU, GPOOL_TFLOPS_LIMIT and GPOOL_VGPU_DIR come from the
  * environment, the simulated H100 (989.4 TFLOPs) is the device.
  */
-#include <cuda.h>
-
-#include "check.h"
-#include "gpool/ledger.h"
+#include "hook_test.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +15,7 @@ int main(int argc, char **argv)
 {
     REQUIRE(argc == 2, "usage: test_hook_tflops <pct>|invalid");
     char path[4096];
-    REQUIRE_OK(ledger_dir(path, sizeof(path)));
-    size_t n = strlen(path);
-    snprintf(path + n, sizeof(path) - n, "/gpool-vgpu-%s", getenv("GPOOL_VGPU"));
+    vgpu_ledger_path(path, sizeof(path));
     unlink(path);
     if (strcmp(argv[1], "invalid") == 0) {
         CHECK_RC(cuInit(0), CUDA_ERROR_INVALID_VALUE);
@@ -29,10 +24,7 @@ int main(int argc, char **argv)
     }
     unsigned want = (unsigned)atoi(argv[1]);
     REQUIRE_OK(cuInit(0));
-    struct ledger *l = NULL;
-    char err[256] = "";
-    int rc = ledger_open(NULL, getenv("GPOOL_VGPU"), NULL, &l, err, sizeof(err));
-    REQUIRE(rc == 0, "ledger_open: %d %s", rc, err);
+    struct ledger *l = open_ledger();
     struct ledger_limits lim;
     CHECK_OK(ledger_get_limits(l, &lim));
     CHECK(lim.compute_pct == want, "GPOOL_TFLOPS_LIMIT=%s: share %u%%, expected %u%%",

@@ -132,8 +132,8 @@ static void test_create_show_set(void)
     CHECK(gpool("vgpu", "show", NULL) == 0 && HAS("vGPU cli-a"), "show all: %s", out);
 
     /* set: a live change with a new generation, seen by an attached process. */
-    CHECK(gpool("vgpu", "set", "cli-a", "--vram", "512Mi", "--compute", "50", NULL) == 0,
-          "set: %s", out);
+    CHECK(gpool("vgpu", "set", "cli-a", "--vram", "512Mi", "--compute", "50", NULL) == 0, "set: %s",
+          out);
     CHECK_OK(ledger_get_limits(l, &lim));
     CHECK(lim.vram_bytes == 512 * MIB && lim.compute_pct == 50 && lim.generation > gen0,
           "after set %llu %u gen %llu", (unsigned long long)lim.vram_bytes, lim.compute_pct,

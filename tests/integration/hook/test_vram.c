@@ -10,10 +10,7 @@
  *   failpoint  a child killed between ledger reserve and the driver leaves a sound ledger
  *   badlimit   GPOOL_VRAM_LIMIT is not a quantity: cuInit answers CUDA_ERROR_INVALID_VALUE
  */
-#include <cuda.h>
-
-#include "check.h"
-#include "gpool/ledger.h"
+#include "hook_test.h"
 
 #include <signal.h>
 #include <stdint.h>
@@ -24,39 +21,10 @@
 #define MIB (1024ull * 1024ull)
 #define CAP (64 * MIB)
 
-static void init_cuda(void)
-{
-    CUdevice dev;
-    CUcontext ctx;
-    REQUIRE_OK(cuInit(0));
-    REQUIRE_OK(cuDeviceGet(&dev, 0));
-    REQUIRE_OK(cuDevicePrimaryCtxRetain(&ctx, dev));
-    REQUIRE_OK(cuCtxSetCurrent(ctx));
-}
-
-/* This test's own handle on the vGPU's ledger (a slot of its own, next to the hook's). */
-static struct ledger *open_ledger(void)
-{
-    struct ledger *l = NULL;
-    char err[256] = "";
-    int rc = ledger_open(NULL, getenv("GPOOL_VGPU"), NULL, &l, err, sizeof(err));
-    REQUIRE(rc == 0, "ledger_open: %d %s", rc, err);
-    return l;
-}
-
+/* What the vGPU charges on device 0, under the test's 64 MiB cap. */
 static uint64_t vgpu_used(struct ledger *l)
 {
-    uint64_t used = 0, cap = 0;
-    CHECK_OK(ledger_usage(l, 0, &used, &cap));
-    CHECK(cap == CAP, "ledger cap %llu", (unsigned long long)cap);
-    return used;
-}
-
-static void check_ledger(struct ledger *l)
-{
-    char err[256] = "";
-    int rc = ledger_check(l, err, sizeof(err));
-    CHECK(rc == 0, "ledger_check: %d %s", rc, err);
+    return vgpu_used_on(l, 0, CAP);
 }
 
 static void test_cap(void)
@@ -247,11 +215,7 @@ int main(int argc, char **argv)
 {
     REQUIRE(argc == 2, "usage: test_hook_vram cap|race|kill|failpoint");
     /* Start from no ledger: the first process of the test creates it with GPOOL_VRAM_LIMIT. */
-    char path[4096];
-    REQUIRE_OK(ledger_dir(path, sizeof(path)));
-    size_t n = strlen(path);
-    snprintf(path + n, sizeof(path) - n, "/gpool-vgpu-%s", getenv("GPOOL_VGPU"));
-    unlink(path);
+    remove_ledger();
     if (strcmp(argv[1], "cap") == 0)
         test_cap();
     else if (strcmp(argv[1], "race") == 0)

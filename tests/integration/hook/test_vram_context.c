@@ -6,30 +6,17 @@
  * overhead charged (GPOOL_VRAM_OVERHEAD=1), so the ledger and the device move together; after
  * every step the vGPU's usage changed by exactly what the device's free memory changed.
  */
-#include <cuda.h>
+#include "hook_test.h"
 
-#include "check.h"
-#include "gpool/ledger.h"
-
-#include <dlfcn.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #define MIB (1024ll * 1024ll)
 
-static CUresult (*sim_mem_get_info)(size_t *, size_t *);
 static struct ledger *l;
 static int64_t base_used, base_free; /* the ledger and the device at the start */
 
-static int64_t device_free(void)
-{
-    size_t f = 0, t = 0;
-    CHECK_OK(sim_mem_get_info(&f, &t));
-    return (int64_t)f;
-}
-
+/* What the vGPU charges on device 0, signed: the steps below are measured from the start, and a
+ * step may give back more than was charged since then. The cap is not this test's subject. */
 static int64_t vgpu_used(void)
 {
     uint64_t used = 0, cap = 0;
@@ -40,7 +27,8 @@ static int64_t vgpu_used(void)
 /* The vGPU's usage moved by what the device's free memory moved, and the ledger is sound. */
 #define CHECK_AGREES(step)                                                                         \
     do {                                                                                           \
-        int64_t charged_ = vgpu_used() - base_used, lost_ = base_free - device_free();             \
+        int64_t charged_ = vgpu_used() - base_used;                                                \
+        int64_t lost_ = base_free - (int64_t)device_free();                                        \
         CHECK(charged_ == lost_,                                                                   \
               "%s: the vGPU charged %lld bytes since the start, the device "                       \
               "lost %lld",                                                                         \
@@ -67,11 +55,7 @@ static void allocate_all(CUdeviceptr *plain)
 int main(int argc, char **argv)
 {
     (void)argc;
-    char path[4096];
-    REQUIRE_OK(ledger_dir(path, sizeof(path)));
-    size_t n = strlen(path);
-    snprintf(path + n, sizeof(path) - n, "/gpool-vgpu-%s", getenv("GPOOL_VGPU"));
-    unlink(path);
+    remove_ledger();
 
     const char *ptx = ".version 7.0\n.target sm_80\n.address_size 64\n"
                       ".visible .entry nop()\n{\n ret;\n}\n";
@@ -81,15 +65,9 @@ int main(int argc, char **argv)
     REQUIRE_OK(cuDeviceGet(&dev, 0));
     REQUIRE_OK(cuDevicePrimaryCtxRetain(&primary, dev));
     REQUIRE_OK(cuCtxSetCurrent(primary));
-    void *sim = dlopen(getenv("GPOOL_REAL_DRIVER"), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-    REQUIRE(sim, "the simulator is loaded: %s", dlerror());
-    sim_mem_get_info = (CUresult(*)(size_t *, size_t *))dlsym(sim, "cuMemGetInfo_v2");
-    REQUIRE(sim_mem_get_info, "simulator cuMemGetInfo_v2");
-    char err[256] = "";
-    int rc = ledger_open(NULL, getenv("GPOOL_VGPU"), NULL, &l, err, sizeof(err));
-    REQUIRE(rc == 0, "ledger_open: %d %s", rc, err);
+    l = open_ledger();
     base_used = vgpu_used();
-    base_free = device_free();
+    base_free = (int64_t)device_free();
     CHECK(base_used > 0, "the primary context's overhead is charged (%lld)", (long long)base_used);
 
     /* Context A: every path, plus a module. Context B: one allocation that must survive. */

@@ -9,12 +9,8 @@
  * GPOOL_VGPU_DIR and GPOOL_VRAM_OVERHEAD=0 from the test's environment; the parent runs itself
  * again as `test_hook_vram_crash child` with GPOOL_FAILPOINTS set for each kill.
  */
-#include <cuda.h>
+#include "hook_test.h"
 
-#include "check.h"
-#include "gpool/ledger.h"
-
-#include <dlfcn.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,39 +22,10 @@
 #define CAP      (64 * MIB)
 #define RESIDENT (16 * MIB) /* the parent's allocation, held across every kill */
 
-static CUresult (*sim_mem_get_info)(size_t *, size_t *);
-
-static void init_cuda(void)
-{
-    CUdevice dev;
-    CUcontext ctx;
-    REQUIRE_OK(cuInit(0));
-    REQUIRE_OK(cuDeviceGet(&dev, 0));
-    REQUIRE_OK(cuDevicePrimaryCtxRetain(&ctx, dev));
-    REQUIRE_OK(cuCtxSetCurrent(ctx));
-}
-
-/* Bytes the device (not the vGPU) has free, as the simulator itself reports it; the simulator
- * reaps dead processes' memory before it answers. */
-static uint64_t device_free(void)
-{
-    if (!sim_mem_get_info) {
-        void *sim = dlopen(getenv("GPOOL_REAL_DRIVER"), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-        REQUIRE(sim, "the simulator is loaded: %s", dlerror());
-        sim_mem_get_info = (CUresult(*)(size_t *, size_t *))dlsym(sim, "cuMemGetInfo_v2");
-        REQUIRE(sim_mem_get_info, "simulator cuMemGetInfo_v2");
-    }
-    size_t f = 0, t = 0;
-    CHECK_OK(sim_mem_get_info(&f, &t));
-    return f;
-}
-
+/* What the vGPU charges on device 0, under the test's 64 MiB cap. */
 static uint64_t vgpu_used(struct ledger *l)
 {
-    uint64_t used = 0, cap = 0;
-    CHECK_OK(ledger_usage(l, 0, &used, &cap));
-    CHECK(cap == CAP, "ledger cap %llu", (unsigned long long)cap);
-    return used;
+    return vgpu_used_on(l, 0, CAP);
 }
 
 /* The invariant after every kill: the ledger is sound and charges what the device lost. */
@@ -116,10 +83,7 @@ static void test_crashes(void)
     const size_t n = sizeof(fps) / sizeof(fps[0]);
 
     init_cuda();
-    struct ledger *l = NULL;
-    char err[256] = "";
-    int rc = ledger_open(NULL, getenv("GPOOL_VGPU"), NULL, &l, err, sizeof(err));
-    REQUIRE(rc == 0, "ledger_open: %d %s", rc, err);
+    struct ledger *l = open_ledger();
     uint64_t dev_base = device_free();
     CUdeviceptr resident;
     REQUIRE_OK(cuMemAlloc(&resident, RESIDENT));
@@ -169,11 +133,7 @@ int main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "child") == 0)
         return child();
     REQUIRE(argc == 1, "usage: test_hook_vram_crash");
-    char path[4096];
-    REQUIRE_OK(ledger_dir(path, sizeof(path)));
-    size_t len = strlen(path);
-    snprintf(path + len, sizeof(path) - len, "/gpool-vgpu-%s", getenv("GPOOL_VGPU"));
-    unlink(path);
+    remove_ledger();
     test_crashes();
     return check_done("hook-vram-crash");
 }

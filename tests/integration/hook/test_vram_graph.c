@@ -20,60 +20,22 @@
  *   upload       cuGraphUpload and cuGraphInstantiateWithParams(UPLOAD) charge what the upload
  *                backs, refused at the cap before the driver; the launch then charges nothing
  */
-#include <cuda.h>
-
-#include "check.h"
-#include "gpool/ledger.h"
+#include "hook_test.h"
 
 #include <dlfcn.h>
 #include <stdint.h>
 #include <string.h>
-#include <unistd.h>
 
 #define MIB (1024ull * 1024ull)
 #define CAP (64 * MIB)
 
-static CUresult (*sim_mem_get_info)(size_t *, size_t *);
 static uint64_t dev0; /* the device's free memory before the test made anything */
-static CUcontext ctx;
+static CUcontext ctx; /* device 0's primary context, current */
 
-static void init_cuda(void)
-{
-    CUdevice dev;
-    REQUIRE_OK(cuInit(0));
-    REQUIRE_OK(cuDeviceGet(&dev, 0));
-    REQUIRE_OK(cuDevicePrimaryCtxRetain(&ctx, dev));
-    REQUIRE_OK(cuCtxSetCurrent(ctx));
-    /* The hook already loaded the simulator: this is the same object, not a second copy. */
-    void *sim = dlopen(getenv("GPOOL_REAL_DRIVER"), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-    REQUIRE(sim, "the simulator is loaded: %s", dlerror());
-    sim_mem_get_info = (CUresult(*)(size_t *, size_t *))dlsym(sim, "cuMemGetInfo_v2");
-    REQUIRE(sim_mem_get_info, "simulator cuMemGetInfo_v2");
-}
-
-/* Bytes the device (not the vGPU) has free, as the simulator itself reports it. */
-static uint64_t device_free(void)
-{
-    size_t f = 0, t = 0;
-    CHECK_OK(sim_mem_get_info(&f, &t));
-    return f;
-}
-
-static struct ledger *open_ledger(void)
-{
-    struct ledger *l = NULL;
-    char err[256] = "";
-    int rc = ledger_open(NULL, getenv("GPOOL_VGPU"), NULL, &l, err, sizeof(err));
-    REQUIRE(rc == 0, "ledger_open: %d %s", rc, err);
-    return l;
-}
-
+/* What the vGPU charges on device 0, under the test's 64 MiB cap. */
 static uint64_t vgpu_used(struct ledger *l)
 {
-    uint64_t used = 0, cap = 0;
-    CHECK_OK(ledger_usage(l, 0, &used, &cap));
-    CHECK(cap == CAP, "ledger cap %llu", (unsigned long long)cap);
-    return used;
+    return vgpu_used_on(l, 0, CAP);
 }
 
 /* The vGPU charges `want`, which is what the device lost, and the ledger is sound. */
@@ -373,12 +335,8 @@ static void test_upload(struct ledger *l, CUstream s)
 int main(int argc, char **argv)
 {
     REQUIRE(argc == 2, "usage: test_hook_vram_graph cached|capture|outstanding|destroy|upload");
-    char path[4096];
-    REQUIRE_OK(ledger_dir(path, sizeof(path)));
-    size_t n = strlen(path);
-    snprintf(path + n, sizeof(path) - n, "/gpool-vgpu-%s", getenv("GPOOL_VGPU"));
-    unlink(path);
-    init_cuda();
+    remove_ledger();
+    ctx = init_cuda();
     struct ledger *l = open_ledger();
     CUstream s;
     REQUIRE_OK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));

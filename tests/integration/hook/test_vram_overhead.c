@@ -13,12 +13,8 @@
  *                CUDA_ERROR_INVALID_VALUE without reaching the driver, the log names the value
  *   library      cuLibraryLoadData / FromFile / Unload on the H100 under a 1 GiB cap
  */
-#include <cuda.h>
+#include "hook_test.h"
 
-#include "check.h"
-#include "gpool/ledger.h"
-
-#include <dlfcn.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,30 +36,12 @@ static const char empty_ptx[] = ".version 7.0\n"
 /* cuda.h maps cuCtxCreate to _v4 and declares the older export only for its own use. */
 CUresult cuCtxCreate_v2(CUcontext *pctx, unsigned int flags, CUdevice dev);
 
-static CUresult (*sim_mem_get_info)(size_t *, size_t *);
-
-/* Bytes the device (not the vGPU) has free, as the simulator itself reports it. */
-static uint64_t device_free(void)
-{
-    size_t f = 0, t = 0;
-    CHECK_OK(sim_mem_get_info(&f, &t));
-    return f;
-}
-
 static uint64_t g_cap = CAP; /* the cap each device of the mode's ledger has */
 
-static uint64_t vgpu_used_on(struct ledger *l, int dev)
-{
-    uint64_t used = 0, cap = 0;
-    CHECK_OK(ledger_usage(l, dev, &used, &cap));
-    CHECK(cap == g_cap, "ledger cap %llu", (unsigned long long)cap);
-    return used;
-}
-
 #define CHECK_USED_ON(l, dev, want)                                                                \
-    CHECK(vgpu_used_on(l, dev) == (want), "vGPU uses %llu on device %d, expected %llu",            \
-          (unsigned long long)vgpu_used_on(l, dev), dev, (unsigned long long)(want))
-#define vgpu_used(l)        vgpu_used_on(l, 0)
+    CHECK(vgpu_used_on(l, dev, g_cap) == (want), "vGPU uses %llu on device %d, expected %llu",     \
+          (unsigned long long)vgpu_used_on(l, dev, g_cap), dev, (unsigned long long)(want))
+#define vgpu_used(l)        vgpu_used_on(l, 0, g_cap)
 #define CHECK_USED(l, want) CHECK_USED_ON(l, 0, want)
 
 static void test_overhead(void)
@@ -72,10 +50,7 @@ static void test_overhead(void)
     CUcontext primary;
     REQUIRE_OK(cuInit(0));
     REQUIRE_OK(cuDeviceGet(&dev, 0));
-    struct ledger *l = NULL;
-    char err[256] = "";
-    int rc = ledger_open(NULL, getenv("GPOOL_VGPU"), NULL, &l, err, sizeof(err));
-    REQUIRE(rc == 0, "ledger_open: %d %s", rc, err);
+    struct ledger *l = open_ledger();
     CHECK_USED(l, 0);
 
     /* The first retain of the primary context is charged; a second one is not. */
@@ -87,10 +62,6 @@ static void test_overhead(void)
     CHECK_OK(cuDevicePrimaryCtxRelease(dev));
     CHECK_USED(l, CTX_OVERHEAD);
     REQUIRE_OK(cuCtxSetCurrent(primary));
-    void *sim = dlopen(getenv("GPOOL_REAL_DRIVER"), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-    REQUIRE(sim, "the simulator is loaded: %s", dlerror());
-    sim_mem_get_info = (CUresult(*)(size_t *, size_t *))dlsym(sim, "cuMemGetInfo_v2");
-    REQUIRE(sim_mem_get_info, "simulator cuMemGetInfo_v2");
     uint64_t f0 = device_free();
 
     /* A module load is charged what the driver took, and its unload credits it. */
@@ -143,37 +114,7 @@ static void test_overhead(void)
     CHECK_OK(cuCtxSetCurrent(NULL));
     CHECK_OK(cuDevicePrimaryCtxRelease(dev));
     CHECK_USED(l, 0);
-    rc = ledger_check(l, err, sizeof(err));
-    CHECK(rc == 0, "ledger_check: %d %s", rc, err);
-    ledger_close(l);
-}
-
-static CUresult (*sim_total_mem)(size_t *, CUdevice);
-
-/* Opens the simulator the hook forwards to, to read the device's own memory figures. */
-static void open_sim(void)
-{
-    void *sim = dlopen(getenv("GPOOL_REAL_DRIVER"), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-    REQUIRE(sim, "the simulator is loaded: %s", dlerror());
-    sim_mem_get_info = (CUresult(*)(size_t *, size_t *))dlsym(sim, "cuMemGetInfo_v2");
-    sim_total_mem = (CUresult(*)(size_t *, CUdevice))dlsym(sim, "cuDeviceTotalMem_v2");
-    REQUIRE(sim_mem_get_info && sim_total_mem, "simulator cuMemGetInfo_v2, cuDeviceTotalMem_v2");
-}
-
-static struct ledger *open_ledger(void)
-{
-    struct ledger *l = NULL;
-    char err[256] = "";
-    int rc = ledger_open(NULL, getenv("GPOOL_VGPU"), NULL, &l, err, sizeof(err));
-    REQUIRE(rc == 0, "ledger_open: %d %s", rc, err);
-    return l;
-}
-
-static void close_ledger(struct ledger *l)
-{
-    char err[256] = "";
-    int rc = ledger_check(l, err, sizeof(err));
-    CHECK(rc == 0, "ledger_check: %d %s", rc, err);
+    check_ledger(l);
     ledger_close(l);
 }
 
@@ -187,7 +128,9 @@ static void test_models(void)
     } want[] = {{"NVIDIA H100 80GB HBM3", 512 * MIB}, {"Tesla T4", 256 * MIB}};
     g_cap = 2048 * MIB;
     REQUIRE_OK(cuInit(0));
-    open_sim();
+    /* The device's own size, past the hook (which would answer the cap). */
+    CUresult (*sim_total_mem)(size_t *, CUdevice) =
+        (CUresult(*)(size_t *, CUdevice))sim_entry("cuDeviceTotalMem_v2");
     struct ledger *l = open_ledger();
     REQUIRE(ledger_device_count(l) == 2, "the ledger covers %d devices", ledger_device_count(l));
     for (int d = 0; d < 2; d++) {
@@ -231,7 +174,8 @@ static void test_models(void)
         CHECK_OK(cuDevicePrimaryCtxRelease(dev));
         CHECK_USED_ON(l, d, 0);
     }
-    close_ledger(l);
+    check_ledger(l);
+    ledger_close(l);
 }
 
 /* GPOOL_VRAM_CTX_OVERHEAD=100Mi on a T4 (whose own figure is 256 MiB): every context is
@@ -243,7 +187,6 @@ static void test_override(void)
     CUcontext primary, ctx;
     REQUIRE_OK(cuInit(0));
     REQUIRE_OK(cuDeviceGet(&dev, 0));
-    open_sim();
     struct ledger *l = open_ledger();
     REQUIRE_OK(cuDevicePrimaryCtxRetain(&primary, dev));
     CHECK_USED(l, ctx_bytes);
@@ -269,7 +212,8 @@ static void test_override(void)
     CHECK_OK(cuCtxSetCurrent(NULL));
     CHECK_OK(cuDevicePrimaryCtxRelease(dev));
     CHECK_USED(l, 0);
-    close_ledger(l);
+    check_ledger(l);
+    ledger_close(l);
 }
 
 /* GPOOL_VRAM_CTX_OVERHEAD=lots: cuInit succeeds (the value is read at the first context), then
@@ -298,7 +242,8 @@ static void test_badoverride(void)
     CHECK_OK(cuCtxGetCurrent(&cur));
     CHECK(cur == NULL, "the refused cuCtxCreate made a context");
     CHECK_USED(l, 0);
-    close_ledger(l);
+    check_ledger(l);
+    ledger_close(l);
 
     char buf[4096] = "";
     FILE *f = fopen(log_path, "r");
@@ -331,7 +276,6 @@ static void test_library(void)
     CUcontext primary;
     REQUIRE_OK(cuInit(0));
     REQUIRE_OK(cuDeviceGet(&dev, 0));
-    open_sim();
     struct ledger *l = open_ledger();
     char path[4096];
     write_ptx_file(path, sizeof(path));
@@ -401,16 +345,13 @@ static void test_library(void)
     CHECK_OK(cuDevicePrimaryCtxRelease(dev));
     CHECK_USED(l, 0);
     unlink(path);
-    close_ledger(l);
+    check_ledger(l);
+    ledger_close(l);
 }
 
 int main(int argc, char **argv)
 {
-    char path[4096];
-    REQUIRE_OK(ledger_dir(path, sizeof(path)));
-    size_t n = strlen(path);
-    snprintf(path + n, sizeof(path) - n, "/gpool-vgpu-%s", getenv("GPOOL_VGPU"));
-    unlink(path);
+    remove_ledger();
     const char *mode = argc > 1 ? argv[1] : "h100";
     if (strcmp(mode, "h100") == 0)
         test_overhead();

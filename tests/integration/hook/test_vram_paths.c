@@ -11,12 +11,8 @@
  *   vmm     cuMemCreate / cuMemRelease
  *   ipc     a second process opens an IPC handle of a full vGPU: it charges nothing
  */
-#include <cuda.h>
+#include "hook_test.h"
 
-#include "check.h"
-#include "gpool/ledger.h"
-
-#include <dlfcn.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -26,53 +22,10 @@
 #define MIB (1024ull * 1024ull)
 #define CAP (64 * MIB)
 
-static CUresult (*sim_mem_get_info)(size_t *, size_t *);
-
-static void init_cuda(void)
-{
-    CUdevice dev;
-    CUcontext ctx;
-    REQUIRE_OK(cuInit(0));
-    REQUIRE_OK(cuDeviceGet(&dev, 0));
-    REQUIRE_OK(cuDevicePrimaryCtxRetain(&ctx, dev));
-    REQUIRE_OK(cuCtxSetCurrent(ctx));
-    /* The hook already loaded the simulator: this is the same object, not a second copy. */
-    void *sim = dlopen(getenv("GPOOL_REAL_DRIVER"), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-    REQUIRE(sim, "the simulator is loaded: %s", dlerror());
-    sim_mem_get_info = (CUresult(*)(size_t *, size_t *))dlsym(sim, "cuMemGetInfo_v2");
-    REQUIRE(sim_mem_get_info, "simulator cuMemGetInfo_v2");
-}
-
-/* Bytes the device (not the vGPU) has free, as the simulator itself reports it. */
-static uint64_t device_free(void)
-{
-    size_t f = 0, t = 0;
-    CHECK_OK(sim_mem_get_info(&f, &t));
-    return f;
-}
-
-static struct ledger *open_ledger(void)
-{
-    struct ledger *l = NULL;
-    char err[256] = "";
-    int rc = ledger_open(NULL, getenv("GPOOL_VGPU"), NULL, &l, err, sizeof(err));
-    REQUIRE(rc == 0, "ledger_open: %d %s", rc, err);
-    return l;
-}
-
+/* What the vGPU charges on device 0, under the test's 64 MiB cap. */
 static uint64_t vgpu_used(struct ledger *l)
 {
-    uint64_t used = 0, cap = 0;
-    CHECK_OK(ledger_usage(l, 0, &used, &cap));
-    CHECK(cap == CAP, "ledger cap %llu", (unsigned long long)cap);
-    return used;
-}
-
-static void check_ledger(struct ledger *l)
-{
-    char err[256] = "";
-    int rc = ledger_check(l, err, sizeof(err));
-    CHECK(rc == 0, "ledger_check: %d %s", rc, err);
+    return vgpu_used_on(l, 0, CAP);
 }
 
 #define CHECK_USED(l, want)                                                                        \
@@ -86,14 +39,17 @@ static void test_arrays(void)
     uint64_t dev0 = device_free();
 
     /* 1000 floats a row = 4000 bytes, padded to 4096, x 1024 rows = 4 MiB. */
-    CUDA_ARRAY_DESCRIPTOR d2 = {.Width = 1000, .Height = 1024, .Format = CU_AD_FORMAT_FLOAT,
-                                .NumChannels = 1};
+    CUDA_ARRAY_DESCRIPTOR d2 = {
+        .Width = 1000, .Height = 1024, .Format = CU_AD_FORMAT_FLOAT, .NumChannels = 1};
     /* 100 bytes a row, padded to 512, x 64 rows x 16 slices = 512 KiB. */
-    CUDA_ARRAY3D_DESCRIPTOR d3 = {.Width = 100, .Height = 64, .Depth = 16,
-                                  .Format = CU_AD_FORMAT_UNSIGNED_INT8, .NumChannels = 1};
+    CUDA_ARRAY3D_DESCRIPTOR d3 = {.Width = 100,
+                                  .Height = 64,
+                                  .Depth = 16,
+                                  .Format = CU_AD_FORMAT_UNSIGNED_INT8,
+                                  .NumChannels = 1};
     /* 256x256 float4, 3 levels: 4096 x 256 + 2048 x 128 + 1024 x 64 = 1344 KiB. */
-    CUDA_ARRAY3D_DESCRIPTOR dm = {.Width = 256, .Height = 256, .Format = CU_AD_FORMAT_FLOAT,
-                                  .NumChannels = 4};
+    CUDA_ARRAY3D_DESCRIPTOR dm = {
+        .Width = 256, .Height = 256, .Format = CU_AD_FORMAT_FLOAT, .NumChannels = 4};
     CUarray a2, a3, extra;
     CUmipmappedArray m, mextra;
     CHECK_OK(cuArrayCreate(&a2, &d2));
@@ -117,10 +73,13 @@ static void test_arrays(void)
     CHECK_OK(cuMemAlloc(&rest, CAP - used));
     CHECK_USED(l, CAP);
     uint64_t dev_full = device_free();
-    CUDA_ARRAY_DESCRIPTOR small = {.Width = 1, .Height = 1, .Format = CU_AD_FORMAT_UNSIGNED_INT8,
-                                   .NumChannels = 1};
-    CUDA_ARRAY3D_DESCRIPTOR small3 = {.Width = 1, .Height = 1, .Depth = 1,
-                                      .Format = CU_AD_FORMAT_UNSIGNED_INT8, .NumChannels = 1};
+    CUDA_ARRAY_DESCRIPTOR small = {
+        .Width = 1, .Height = 1, .Format = CU_AD_FORMAT_UNSIGNED_INT8, .NumChannels = 1};
+    CUDA_ARRAY3D_DESCRIPTOR small3 = {.Width = 1,
+                                      .Height = 1,
+                                      .Depth = 1,
+                                      .Format = CU_AD_FORMAT_UNSIGNED_INT8,
+                                      .NumChannels = 1};
     CHECK_RC(cuArrayCreate(&extra, &small), CUDA_ERROR_OUT_OF_MEMORY);
     CHECK_RC(cuArray3DCreate(&extra, &small3), CUDA_ERROR_OUT_OF_MEMORY);
     CHECK_RC(cuMipmappedArrayCreate(&mextra, &small3, 1), CUDA_ERROR_OUT_OF_MEMORY);
@@ -271,8 +230,8 @@ static void test_ipc(void)
     char ok = 0;
     CHECK(read(up[0], &ok, 1) == 1 && ok == 'y', "the importer charged nothing (%c)", ok);
     int st = 0;
-    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-          "child status %#x", st);
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x",
+          st);
     CHECK_USED(l, CAP);
     CHECK_OK(cuMemFree(d));
     CHECK_USED(l, 0);
@@ -283,11 +242,7 @@ static void test_ipc(void)
 int main(int argc, char **argv)
 {
     REQUIRE(argc == 2, "usage: test_hook_vram_paths arrays|async|vmm|ipc");
-    char path[4096];
-    REQUIRE_OK(ledger_dir(path, sizeof(path)));
-    size_t n = strlen(path);
-    snprintf(path + n, sizeof(path) - n, "/gpool-vgpu-%s", getenv("GPOOL_VGPU"));
-    unlink(path);
+    remove_ledger();
     if (strcmp(argv[1], "arrays") == 0)
         test_arrays();
     else if (strcmp(argv[1], "async") == 0)

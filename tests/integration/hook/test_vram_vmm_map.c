@@ -8,48 +8,17 @@
  * (GPOOL_REAL_DRIVER) to read what the device really has free. A reference taken with
  * cuMemRetainAllocationHandle keeps the memory too, until it is released.
  */
-#include <cuda.h>
+#include "hook_test.h"
 
-#include "check.h"
-#include "gpool/ledger.h"
-
-#include <dlfcn.h>
 #include <stdint.h>
-#include <string.h>
-#include <unistd.h>
 
 #define MIB (1024ull * 1024ull)
 #define CAP (64 * MIB)
 
-static CUresult (*sim_mem_get_info)(size_t *, size_t *);
-
-static void init_cuda(void)
-{
-    CUdevice dev;
-    CUcontext ctx;
-    REQUIRE_OK(cuInit(0));
-    REQUIRE_OK(cuDeviceGet(&dev, 0));
-    REQUIRE_OK(cuDevicePrimaryCtxRetain(&ctx, dev));
-    REQUIRE_OK(cuCtxSetCurrent(ctx));
-    void *sim = dlopen(getenv("GPOOL_REAL_DRIVER"), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-    REQUIRE(sim, "the simulator is loaded: %s", dlerror());
-    sim_mem_get_info = (CUresult(*)(size_t *, size_t *))dlsym(sim, "cuMemGetInfo_v2");
-    REQUIRE(sim_mem_get_info, "simulator cuMemGetInfo_v2");
-}
-
-static uint64_t device_free(void)
-{
-    size_t f = 0, t = 0;
-    CHECK_OK(sim_mem_get_info(&f, &t));
-    return f;
-}
-
+/* What the vGPU charges on device 0, under the test's 64 MiB cap. */
 static uint64_t vgpu_used(struct ledger *l)
 {
-    uint64_t used = 0, cap = 0;
-    CHECK_OK(ledger_usage(l, 0, &used, &cap));
-    CHECK(cap == CAP, "ledger cap %llu", (unsigned long long)cap);
-    return used;
+    return vgpu_used_on(l, 0, CAP);
 }
 
 #define CHECK_USED(l, want)                                                                        \
@@ -58,17 +27,9 @@ static uint64_t vgpu_used(struct ledger *l)
 
 int main(void)
 {
-    char path[4096];
-    REQUIRE_OK(ledger_dir(path, sizeof(path)));
-    size_t n = strlen(path);
-    snprintf(path + n, sizeof(path) - n, "/gpool-vgpu-%s", getenv("GPOOL_VGPU"));
-    unlink(path);
-
+    remove_ledger();
     init_cuda();
-    struct ledger *l = NULL;
-    char err[256] = "";
-    int rc = ledger_open(NULL, getenv("GPOOL_VGPU"), NULL, &l, err, sizeof(err));
-    REQUIRE(rc == 0, "ledger_open: %d %s", rc, err);
+    struct ledger *l = open_ledger();
     uint64_t dev0 = device_free();
     CUmemAllocationProp prop = {.type = CU_MEM_ALLOCATION_TYPE_PINNED,
                                 .location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0}};
@@ -182,8 +143,7 @@ int main(void)
           (unsigned long long)device_free(), (unsigned long long)dev0);
 
     CHECK_OK(cuMemAddressFree(va, 2 * size));
-    rc = ledger_check(l, err, sizeof(err));
-    CHECK(rc == 0, "ledger_check: %d %s", rc, err);
+    check_ledger(l);
     ledger_close(l);
     return check_done("vmm-map");
 }
