@@ -7,14 +7,15 @@
  *      file, so both reach the one loaded sim), in ns per call; and a launch-bound loop (tiny
  *      kernel launches + one sync) through each, as a ratio;
  *   2. compute share: two vGPUs at 25/75 and at 25/unlimited on the one simulated device, one
- *      child process each spinning a kernel (launch, wait) through the hook. Each vGPU's share
- *      of the window is measured three ways that do not trust the hook: the device's own engine
- *      busy time (the simulator's counter, which every process's kernels add to) split between
- *      the vGPUs by the kernels each completed in the window; the kernels' own run time (each
- *      kernel stamps %globaltimer at its first and last instruction); and the child's time
- *      spent waiting for its kernels. The GPU time the hook charged in each vGPU's ledger is
- *      printed beside them. First, one process alone: with no vGPU (the calibration), at 25%
- *      and at 75%;
+ *      child process each spinning a kernel through the hook, two kernels in flight (launch
+ *      kernel n, wait for kernel n - 1). Each vGPU's share of the window is measured in ways
+ *      that do not trust the hook: the device's own engine busy time of the child's process
+ *      (the simulator's per-process counter, sim_engine_busy_of); the device's engine busy time
+ *      (all processes) split between the vGPUs by the kernels each completed in the window; the
+ *      kernels' own run time (each kernel stamps %globaltimer at its first and last
+ *      instruction); and the child's time spent waiting for its kernels. The GPU time the hook
+ *      charged in each vGPU's ledger is printed beside them. First, one process alone: with no
+ *      vGPU (the calibration), at 25% and at 75%;
  *   3. limit change to effect: a child throttled at 1%; this process raises the share to 100%
  *      (ledger_set_limits) and times the next charged launch; lowers it back and times the next
  *      throttled launch (the ledger's counters);
@@ -28,7 +29,7 @@
  * Usage: hook [seconds [calls [parts]]]   (share window per split, default 10; calls for
  *                                          part 1, default 10000000; the parts to run, default
  *                                          1234)
- *        BENCH_HOOK_INFLIGHT=2 hook ...    (part 2's children keep two kernels in flight, not one)
+ *        BENCH_HOOK_INFLIGHT=1 hook ...    (part 2's children keep one kernel in flight, not two)
  */
 #include "sim.h" /* the simulator's shared state (its engine busy counter); brings cuda.h */
 #include "state_layout.h"
@@ -238,13 +239,13 @@ static int child_spin(void)
     say(READY_FD, "ready\n");
     read_line(GO_FD, line, sizeof(line));
     double end = strtod(line, NULL);
-    /* One kernel in flight: launch (the throttle waits in the launch), then wait for it. With
-     * BENCH_HOOK_INFLIGHT=2, two: kernel n is launched before the child waits for kernel n - 1,
-     * so the stream does not idle for the host's turn-around (on the simulator an unlimited
-     * process doing that starves the other: its engine lock has no time slices). ev[n % 2]
-     * marks kernel n's completion. */
+    /* Two kernels in flight: kernel n is launched (the throttle waits in the launch) before the
+     * child waits for kernel n - 1, so the stream does not idle for the host's turn-around and
+     * a 75% vGPU can ask for more than its share. With BENCH_HOOK_INFLIGHT=1, one: launch, then
+     * wait for it (a loop that cannot use much more than 70% of the device on the simulator).
+     * ev[n % 2] marks kernel n's completion. */
     const char *inflight = getenv("BENCH_HOOK_INFLIGHT");
-    long lag = inflight && strcmp(inflight, "2") == 0 ? 1 : 0;
+    long lag = inflight && strcmp(inflight, "1") == 0 ? 0 : 1;
     CUevent ev[2];
     OK(d.EventCreate(&ev[0], CU_EVENT_DISABLE_TIMING));
     OK(d.EventCreate(&ev[1], CU_EVENT_DISABLE_TIMING));
@@ -520,6 +521,7 @@ struct share_vgpu {
     struct ledger *l;
     struct child c;
     struct ledger_stats s0, s1;
+    uint64_t busy0, busy1;  /* the device's engine busy time of the child's process */
     long launches, kernels; /* all of them; those that completed in the window */
     double run_s, sync_s;   /* of those kernels: their own run time; the time waiting for them */
 };
@@ -565,12 +567,18 @@ static void share_run(struct share_vgpu *v, int nv, double seconds, struct share
             die("write to child", errno);
     uint64_t b0, b1;
     sleep_until(w0);
-    for (int i = 0; i < nv; i++)
+    for (int i = 0; i < nv; i++) {
         v[i].s0 = v[i].l ? stats(v[i].l) : (struct ledger_stats){0};
+        if (sim_engine_busy_of(sim_inst, 0, v[i].c.pid, &v[i].busy0) != 0)
+            die("no engine counter of child", v[i].c.pid);
+    }
     device_busy(&b0, &t0);
     sleep_until(w1);
-    for (int i = 0; i < nv; i++)
+    for (int i = 0; i < nv; i++) {
         v[i].s1 = v[i].l ? stats(v[i].l) : (struct ledger_stats){0};
+        if (sim_engine_busy_of(sim_inst, 0, v[i].c.pid, &v[i].busy1) != 0)
+            die("no engine counter of child", v[i].c.pid);
+    }
     device_busy(&b1, &t1);
     snprintf(line, sizeof(line), "%.9f %.9f\n", t0, t1);
     long all = 0;
@@ -608,10 +616,10 @@ static void bench_share_alone(uint32_t pct, double seconds)
     struct share_window w;
     snprintf(v.name, sizeof(v.name), "bench-hook-%d-alone-%u", (int)getpid(), pct);
     share_run(&v, 1, seconds, &w);
-    double engine = (double)w.busy_ns * 1e-9 / w.seconds * 100;
+    double engine = (double)(v.busy1 - v.busy0) * 1e-9 / w.seconds * 100;
     if (!pct) {
         solo_engine_per_kernel = w.engine_per_kernel;
-        printf("   alone, no vGPU, %.2f s: device busy %.1f%%; per kernel: engine %.3f ms, own "
+        printf("   alone, no vGPU, %.2f s: engine %.1f%%; per kernel: engine %.3f ms, own "
                "run %.3f ms, waited for %.3f ms (%ld kernels)\n",
                w.seconds, engine, w.engine_per_kernel * 1e3,
                v.kernels ? v.run_s / (double)v.kernels * 1e3 : 0.0,
@@ -633,18 +641,22 @@ static void bench_share_alone(uint32_t pct, double seconds)
 static void bench_share(const char *tag, uint32_t pa, uint32_t pb, double seconds)
 {
     struct share_vgpu v[2] = {{.pct = pa}, {.pct = pb}};
+    const char *inflight = getenv("BENCH_HOOK_INFLIGHT");
     struct share_window w;
     char split[32];
     snprintf(split, sizeof(split), pb < 100 ? "%u/%u" : "%u/unlimited", pa, pb);
     snprintf(v[0].name, sizeof(v[0].name), "bench-hook-%d-%s-a", (int)getpid(), tag);
     snprintf(v[1].name, sizeof(v[1].name), "bench-hook-%d-%s-b", (int)getpid(), tag);
     share_run(v, 2, seconds, &w);
-    printf("   %s over %.2f s: device busy %.1f%%, engine %.3f ms per kernel (alone %.3f)\n", split,
-           w.seconds, (double)w.busy_ns * 1e-9 / w.seconds * 100, w.engine_per_kernel * 1e3,
+    printf("   %s over %.2f s, %s kernel(s) in flight: device busy %.1f%%, engine %.3f ms per "
+           "kernel (alone %.3f)\n",
+           split, w.seconds, inflight && strcmp(inflight, "1") == 0 ? "1" : "2",
+           (double)w.busy_ns * 1e-9 / w.seconds * 100, w.engine_per_kernel * 1e3,
            solo_engine_per_kernel * 1e3);
     for (int i = 0; i < 2; i++) {
         struct share_vgpu *x = &v[i];
-        double engine = (double)x->kernels * w.engine_per_kernel / w.seconds * 100;
+        double engine = (double)(x->busy1 - x->busy0) * 1e-9 / w.seconds * 100;
+        double by_kernels = (double)x->kernels * w.engine_per_kernel / w.seconds * 100;
         double run = x->run_s / w.seconds * 100, sync = x->sync_s / w.seconds * 100;
         uint64_t ns = x->s1.gpu_ns_charged - x->s0.gpu_ns_charged;
         uint64_t nl = x->s1.launches_charged - x->s0.launches_charged;
@@ -657,9 +669,9 @@ static void bench_share(const char *tag, uint32_t pa, uint32_t pb, double second
                      (double)ns * 1e-9 / w.seconds * 100, nl ? (double)ns / (double)nl / 1e6 : 0.0,
                      nl, nt);
         }
-        printf("     %c: engine %.1f%% (target %s) | own run %.1f%% | waited %.1f%% | %ld "
-               "kernels | charged %s\n",
-               'A' + i, engine, target, run, sync, x->kernels, charged);
+        printf("     %c: engine %.1f%% (target %s) | by kernels %.1f%% | own run %.1f%% | waited "
+               "%.1f%% | %ld kernels | charged %s\n",
+               'A' + i, engine, target, by_kernels, run, sync, x->kernels, charged);
         if (x->pct < 100)
             summary_add("share %s %c: %.1f%% of the device's engine time (target %u, %+.1f pts; "
                         "own run %.1f%%, charged %.1f%%, %.0f s window)\n",
@@ -836,7 +848,8 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("2. compute share (each vGPU's share of the window: engine = the device's engine busy "
-           "time split by the kernels each completed; own run = its kernels' %%globaltimer "
+           "time of its process; by kernels = the device's engine busy time split by the kernels "
+           "each completed; own run = its kernels' %%globaltimer "
            "stamps; waited = its time blocked waiting for its kernels; charged = GPU time in its "
            "ledger)\n");
     if (strchr(parts, '2')) {

@@ -302,6 +302,7 @@ static CUresult copy_build(const struct linear *l, int device, const struct node
     c->depth = l->depth;
     c->device = device;
     c->op.run = copy_run;
+    c->op.engine = 1;
     *out = c;
     return CUDA_SUCCESS;
 }
@@ -1053,6 +1054,7 @@ static CUresult memset_build(CUdeviceptr dst, size_t pitch, unsigned elem, uint3
     m->height = height;
     m->device = device;
     m->op.run = set_run;
+    m->op.engine = 1;
     m->op.release = op_free;
     *out = m;
     return CUDA_SUCCESS;

@@ -22,6 +22,7 @@ struct sim_event {
     uint32_t magic;
     unsigned int flags;
     struct CUctx_st *ctx;    /* compared, never dereferenced: the context may be gone */
+    int device;              /* the context's device: whose engine stamps the event */
     unsigned refs;           /* one while alive, one per pending record op */
     struct sim_stream *stream; /* what the last record captured (referenced); NULL if never */
     uint64_t seq;
@@ -108,6 +109,7 @@ EXPORT CUresult cuEventCreate(CUevent *phEvent, unsigned int Flags)
     ev->magic = EVENT_MAGIC;
     ev->flags = Flags;
     ev->ctx = ctx;
+    ev->device = ctx->device;
     ev->refs = 1;
     if ((Flags & CU_EVENT_INTERPROCESS) && !(ev->ipc = sim_ipc_event_new())) {
         free(ev);
@@ -148,6 +150,7 @@ CUresult sim_event_create_ipc(struct sim_ipc_event *ie, CUevent *out)
     ev->magic = EVENT_MAGIC;
     ev->flags = CU_EVENT_INTERPROCESS | CU_EVENT_DISABLE_TIMING;
     ev->ctx = ctx;
+    ev->device = ctx->device;
     ev->refs = 1;
     sim_stream_lock();
     int err = sim_handle_set_add(&g_events, ev);
@@ -201,17 +204,29 @@ struct record_op {
     uint32_t ipc_gen;     /* the record's number in the interprocess state */
 };
 
+/* Stamps ev (if gen is still its last record) with the time now, holding the device's engine:
+ * a GPU stamps an event in its context's time slice, so a pair of events measures the
+ * context's own time on the device. */
+static void event_stamp_engine(struct sim_event *ev, uint64_t gen)
+{
+    struct sim_instance *inst = sim_process_instance();
+    int dev = ev->device;
+    struct timespec ts;
+    sim_engine_acquire(inst, dev);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    sim_engine_release(inst, dev);
+    sim_stream_lock();
+    if (ev->gen == gen) {
+        ev->time_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+        ev->timed = 1;
+    }
+    sim_stream_unlock();
+}
+
 static CUresult record_op_run(struct sim_op *op)
 {
     struct record_op *r = (struct record_op *)op;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    sim_stream_lock();
-    if (r->ev->gen == r->gen) {
-        r->ev->time_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-        r->ev->timed = 1;
-    }
-    sim_stream_unlock();
+    event_stamp_engine(r->ev, r->gen);
     if (r->ev->ipc)
         sim_ipc_event_complete(r->ev->ipc, r->ipc_gen);
     return CUDA_SUCCESS;
@@ -255,6 +270,7 @@ static CUresult event_record(CUevent hEvent, CUstream hStream, unsigned int flag
         return CUDA_ERROR_OUT_OF_MEMORY;
     r->op.run = record_op_run;
     r->op.release = record_op_release;
+    r->op.engine = 1;
     r->ev = ev;
 
     sim_stream_lock();
@@ -569,14 +585,7 @@ void sim_event_record_commit(struct sim_event *ev, uint64_t gen, struct sim_stre
 /* Stamps the event's time when its record node runs (see graph.h). */
 void sim_event_stamp(struct sim_event *ev, uint64_t gen)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    sim_stream_lock();
-    if (ev->gen == gen) {
-        ev->time_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-        ev->timed = 1;
-    }
-    sim_stream_unlock();
+    event_stamp_engine(ev, gen);
 }
 
 /* What the event's last record captured (see graph.h). */

@@ -344,6 +344,7 @@ static CUresult launch(CUfunction hf, const struct launch_args *a)
     if (res != CUDA_SUCCESS)
         goto fail;
     l->op.run = launch_run;
+    l->op.engine = 1;
     l->op.release = launch_release;
     l->mod = f->mod;
     l->f = f;

@@ -137,9 +137,27 @@ int sim_state_check(struct sim_instance *inst, char *err, size_t errlen);
 int sim_state_validate(const void *image, size_t len, char *err, size_t errlen);
 
 /* Cross-process execution engine of a device: work from different contexts and processes
- * time-slices by holding it while it runs on the device. Robust against holder death. */
+ * time-slices by holding it while it runs on the device. Waiting processes get it in turn (round
+ * robin), a releaser that wants it back included; a holder or waiter that dies never blocks the
+ * others. A thread's nested acquisitions of one device only count (see docs/internals/sim.md,
+ * "Engine"). */
 void sim_engine_acquire(struct sim_instance *inst, int dev);
 void sim_engine_release(struct sim_instance *inst, int dev);
+
+/* A stream worker's time slice: it keeps its device's engine across consecutive ready device
+ * operations of its stream, and gives it up between two of them once it has held it this long
+ * and someone else waits. A real GPU switches contexts after a time slice of this order (about
+ * a millisecond to a few); GPOOL_SIM_ENGINE_SLICE_US overrides it (0: hand over at every
+ * operation boundary when someone waits). */
+#define SIM_ENGINE_SLICE_NS (2ull * 1000 * 1000)
+
+/* For stream workers: makes sure the calling thread holds device dev's engine (taking it, or
+ * handing it round first when its slice is over and others wait), and keeps it after the
+ * operation until sim_engine_unhold. Never call it while anything the engine's holder may need
+ * could be waited for: the worker unholds before it blocks or runs work that may block. */
+void sim_engine_hold(struct sim_instance *inst, int dev);
+/* Gives up what sim_engine_hold holds (no-op when nothing). */
+void sim_engine_unhold(void);
 
 /* ---- Per-process driver state (init.c) ----------------------------------------------------- */
 
@@ -233,6 +251,8 @@ struct sim_op {
     CUresult (*run)(struct sim_op *op); /* does the work; an error becomes sticky on the ctx */
     void (*release)(struct sim_op *op); /* frees the op (may be NULL when run frees it) */
     struct sim_op *next;
+    int engine; /* runs on its stream's device and never blocks (kernel, copy, memset, event
+                 * record): the stream's worker holds the engine across such ops */
 };
 
 /* Creates / destroys the context's streams (its NULL stream, per-thread streams). Destroy

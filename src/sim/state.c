@@ -19,6 +19,7 @@
 #include "gpool/shm_lock.h"
 
 #include <dirent.h>
+#include <linux/futex.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -30,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,8 +52,16 @@ struct sim_instance {
     int mem_fd[SIM_MAX_DEVICES];
     void *_Atomic mem[SIM_MAX_DEVICES];
     pthread_mutex_t local_lock;  /* guards mem[] mapping and slot claiming in this process */
+    struct engine_queue {        /* this process's threads queue for a device's engine here */
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        uint64_t next, serving; /* tickets: `serving` may go on to the shared engine */
+    } engine_q[SIM_MAX_DEVICES];
     struct sim_instance *next;   /* the process's list of attachments (for fork) */
 };
+
+static void engine_queues_init(struct sim_instance *inst);
+static void engine_fork_child(void);
 
 /* ---- small helpers -------------------------------------------------------------------------- */
 
@@ -251,6 +261,7 @@ int sim_state_format(void *buf, size_t len, const char *name, const struct sim_m
         rc = gpool_robust_mutex_init(&dev->engine);
         if (rc)
             return rc;
+        dev->engine_turn = dev->engine_passed = dev->engine_holder = -1;
     }
     __atomic_store_n(&h->magic, SIM_STATE_MAGIC, __ATOMIC_RELEASE);
     return 0;
@@ -649,8 +660,12 @@ static int boot_check(struct sim_instance *inst)
         /* An earlier boot: nothing can hold the mutexes, whatever their words say. */
         struct sim_state_hdr *h = inst->hdr;
         rc = gpool_robust_mutex_init(&h->lock);
-        for (uint32_t d = 0; !rc && d < h->ndev; d++)
-            rc = gpool_robust_mutex_init(&st_dev(h, (int)d)->engine);
+        for (uint32_t d = 0; !rc && d < h->ndev; d++) {
+            struct sim_state_dev *dv = st_dev(h, (int)d);
+            rc = gpool_robust_mutex_init(&dv->engine);
+            dv->engine_turn = dv->engine_passed = dv->engine_holder = -1;
+            dv->engine_waiters = 0;
+        }
         if (!rc)
             rc = st_lock(inst);
         if (rc)
@@ -695,8 +710,10 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
     pthread_mutex_init(&attach_list_lock, NULL);
+    engine_fork_child();
     for (struct sim_instance *i = attach_list; i; i = i->next) {
         pthread_mutex_init(&i->local_lock, NULL);
+        engine_queues_init(i);
         if (i->live_fd >= 0)
             close(i->live_fd);
         i->live_fd = -1;
@@ -754,6 +771,9 @@ static int claim_slot(struct sim_instance *inst)
         sl->generation++;
         snprintf(sl->name, sizeof(sl->name), "%s", program_invocation_short_name);
         memset(sl->used, 0, sizeof(sl->used));
+        memset(sl->engine_want, 0, sizeof(sl->engine_want));
+        memset(sl->engine_grants, 0, sizeof(sl->engine_grants));
+        memset(sl->engine_busy_ns, 0, sizeof(sl->engine_busy_ns));
         GPOOL_FAILPOINT("sim.state.attach.claimed");
         store_state(&sl->state, SIM_SLOT_LIVE);
         inst->slot = (int)s;
@@ -799,6 +819,10 @@ static void instance_free(struct sim_instance *inst)
     if (inst->live_fd >= 0)
         close(inst->live_fd);
     pthread_mutex_destroy(&inst->local_lock);
+    for (int d = 0; d < SIM_MAX_DEVICES; d++) {
+        pthread_mutex_destroy(&inst->engine_q[d].lock);
+        pthread_cond_destroy(&inst->engine_q[d].cond);
+    }
     free(inst);
 }
 
@@ -910,6 +934,7 @@ static int instance_open(const char *simdir, const char *name, const struct sim_
     for (int d = 0; d < SIM_MAX_DEVICES; d++)
         inst->mem_fd[d] = -1;
     pthread_mutex_init(&inst->local_lock, NULL);
+    engine_queues_init(inst);
     snprintf(inst->name, sizeof(inst->name), "%s", name);
     if (snprintf(inst->dir, sizeof(inst->dir), "%s/gpool-sim-%s", simdir, name) >=
         (int)sizeof(inst->dir)) {
@@ -1253,8 +1278,12 @@ void sim_instance_busy(struct sim_instance *inst, int dev, uint64_t *busy_ns, ui
 /* Adds engine busy time to device dev (lock-free, shared by all processes). */
 void sim_instance_busy_add(struct sim_instance *inst, int dev, uint64_t ns)
 {
-    if (inst && dev >= 0 && dev < inst->ndev)
-        __atomic_fetch_add(&st_dev(inst->hdr, dev)->busy_ns, ns, __ATOMIC_RELAXED);
+    if (!inst || dev < 0 || dev >= inst->ndev)
+        return;
+    __atomic_fetch_add(&st_dev(inst->hdr, dev)->busy_ns, ns, __ATOMIC_RELAXED);
+    if (inst->slot >= 0)
+        __atomic_fetch_add(&st_slot(inst->hdr, inst->slot)->engine_busy_ns[dev], ns,
+                           __ATOMIC_RELAXED);
 }
 
 /* Maps device dev's memory on first use; NULL when it cannot be mapped (logged). The mapping
@@ -1629,24 +1658,334 @@ int sim_instance_remove(const char *dir, const char *name, int force, char *err,
     return rc;
 }
 
-/* Takes device dev's execution engine; a dead holder's engine is simply taken over. */
+/* ---- the engine ----------------------------------------------------------------------------- */
+
+/*
+ * A device runs one party's work at a time, as a GPU without MPS runs one context at a time, and
+ * hands itself round in turn (docs/internals/sim.md, "Engine"):
+ *
+ * - Holding the engine is holding the device's robust mutex, so a holder that dies leaves
+ *   EOWNERDEAD and the next taker goes on.
+ * - In a process, threads queue first on a local FIFO (engine_q), so one thread per process
+ *   contends for the shared part and a process's streams take turns among themselves.
+ * - A process waiting sets its slot's engine_want. A releaser hands the engine to the next
+ *   waiting process after its own slot, round robin (engine_turn); the others, the releaser
+ *   included, let it pass: they sleep on the engine_seq futex until the next release. A turn is
+ *   void when its process no longer waits, is dead (its slot's liveness lock is gone) or lets it
+ *   lapse for ENGINE_TURN_GRACE_NS (stopped, or not scheduled): a lapsed slot is then passed
+ *   over until it takes the engine itself, so a stopped process costs the others one grace.
+ *   Every sleep is bounded, so nothing a dead process left behind can block anyone for good.
+ */
+
+#define ENGINE_TURN_GRACE_NS (20ull * 1000 * 1000)
+#define ENGINE_SLEEP_MAX_NS  (10ull * 1000 * 1000)
+
+/* A thread's engines: how deep it holds each device's (nested acquisitions count), and the
+ * device a stream worker holds between operations (sim_engine_hold), plus one. */
+struct engine_tls {
+    struct sim_instance *inst;
+    int depth[SIM_MAX_DEVICES];
+    int taken[SIM_MAX_DEVICES]; /* the shared mutex is really held (a failed lock is not) */
+    uint64_t since[SIM_MAX_DEVICES];
+    int sticky;
+};
+static _Thread_local struct engine_tls tls_engine;
+static _Atomic int64_t engine_slice = -1;
+
+static void engine_queues_init(struct sim_instance *inst)
+{
+    for (int d = 0; d < SIM_MAX_DEVICES; d++) {
+        pthread_mutex_init(&inst->engine_q[d].lock, NULL);
+        pthread_cond_init(&inst->engine_q[d].cond, NULL);
+        inst->engine_q[d].next = inst->engine_q[d].serving = 0;
+    }
+}
+
+/* The forking thread's engines are its parent's: the child holds none. */
+static void engine_fork_child(void)
+{
+    memset(&tls_engine, 0, sizeof(tls_engine));
+}
+
+/* The time slice (see sim.h): GPOOL_SIM_ENGINE_SLICE_US, else SIM_ENGINE_SLICE_NS. */
+static uint64_t engine_slice_ns(void)
+{
+    int64_t v = atomic_load(&engine_slice);
+    if (v >= 0)
+        return (uint64_t)v;
+    v = (int64_t)SIM_ENGINE_SLICE_NS;
+    const char *env = getenv("GPOOL_SIM_ENGINE_SLICE_US");
+    if (env && *env) {
+        char *end;
+        errno = 0;
+        unsigned long long us = strtoull(env, &end, 10);
+        if (errno || *end || us > 10ull * 1000 * 1000)
+            LOG_WARN(COMP,
+                     "GPOOL_SIM_ENGINE_SLICE_US=\"%s\" is not a number of microseconds up to "
+                     "10 s; using %llu",
+                     env, (unsigned long long)SIM_ENGINE_SLICE_NS / 1000);
+        else
+            v = (int64_t)us * 1000;
+    }
+    atomic_store(&engine_slice, v);
+    return (uint64_t)v;
+}
+
+static void futex_wait_shared(uint32_t *word, uint32_t val, uint64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+    syscall(SYS_futex, word, FUTEX_WAIT, val, &ts, NULL, 0);
+}
+
+static void futex_wake_shared(uint32_t *word)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* The next process after slot `self` (round robin) waiting for device dev's engine, alive and
+ * not passed over; -1 when none. */
+static int32_t engine_next(struct sim_instance *inst, int dev, int self)
+{
+    struct sim_state_hdr *h = inst->hdr;
+    const struct sim_state_dev *dv = st_dev(h, dev);
+    struct sim_state_slot *slots = st_slot(h, 0);
+    uint32_t n = h->nslots;
+    uint32_t start = self >= 0 ? (uint32_t)self + 1 : 0;
+    int32_t passed = dv->engine_passed;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t c = (start + i) % n;
+        if ((int)c == self || (int32_t)c == passed)
+            continue;
+        if (!__atomic_load_n(&slots[c].engine_want[dev], __ATOMIC_ACQUIRE))
+            continue;
+        if (__atomic_load_n(&slots[c].state, __ATOMIC_ACQUIRE) != SIM_SLOT_LIVE ||
+            !slot_alive(inst, (int)c))
+            continue;
+        return (int32_t)c;
+    }
+    return -1;
+}
+
+/* Whether the turn the last releaser gave to slot t no longer stands. Engine mutex held. */
+static int engine_turn_void(struct sim_instance *inst, int dev, int32_t t, uint64_t now)
+{
+    struct sim_state_hdr *h = inst->hdr;
+    struct sim_state_dev *dv = st_dev(h, dev);
+    if ((uint32_t)t >= h->nslots)
+        return 1;
+    if (!__atomic_load_n(&st_slot(h, t)->engine_want[dev], __ATOMIC_ACQUIRE))
+        return 1;
+    if (now - dv->engine_turn_ns >= ENGINE_TURN_GRACE_NS) {
+        dv->engine_passed = t;
+        return 1;
+    }
+    return !slot_alive(inst, t);
+}
+
+/* Takes the shared engine of device dev for this process (its local queue passed). Returns
+ * whether the mutex is held. */
+static int engine_take(struct sim_instance *inst, int dev)
+{
+    struct sim_state_hdr *h = inst->hdr;
+    struct sim_state_dev *dv = st_dev(h, dev);
+    int self = inst->slot;
+    struct sim_state_slot *sl = self >= 0 ? st_slot(h, self) : NULL;
+    if (sl)
+        __atomic_store_n(&sl->engine_want[dev], 1, __ATOMIC_SEQ_CST);
+    for (;;) {
+        uint32_t seq = __atomic_load_n(&dv->engine_seq, __ATOMIC_SEQ_CST);
+        int rc = pthread_mutex_lock(&dv->engine);
+        if (rc == EOWNERDEAD) {
+            /* The holder died with the device: its work is gone, the turn fields are whole
+             * (each is one aligned store). */
+            dv->engine_holder = -1;
+            rc = pthread_mutex_consistent(&dv->engine);
+        }
+        if (rc) {
+            LOG_ERROR(COMP, "instance %s: device %d: cannot take the engine: %s", inst->name, dev,
+                      strerror(rc));
+            if (sl)
+                __atomic_store_n(&sl->engine_want[dev], 0, __ATOMIC_RELEASE);
+            return 0;
+        }
+        int32_t t = dv->engine_turn;
+        uint64_t now = now_ns();
+        if (t < 0 || t == self || engine_turn_void(inst, dev, t, now))
+            break;
+        /* Another process's turn: sleep until the engine is next released, or until the turn
+         * lapses (bounded either way). */
+        uint64_t left = dv->engine_turn_ns + ENGINE_TURN_GRACE_NS - now;
+        pthread_mutex_unlock(&dv->engine);
+        __atomic_fetch_add(&dv->engine_waiters, 1, __ATOMIC_SEQ_CST);
+        futex_wait_shared(&dv->engine_seq, seq,
+                          left < ENGINE_SLEEP_MAX_NS ? left : ENGINE_SLEEP_MAX_NS);
+        __atomic_fetch_sub(&dv->engine_waiters, 1, __ATOMIC_SEQ_CST);
+    }
+    dv->engine_turn = -1;
+    if (self >= 0 && dv->engine_passed == self)
+        dv->engine_passed = -1;
+    dv->engine_holder = self;
+    __atomic_fetch_add(&dv->engine_grants, 1, __ATOMIC_RELAXED);
+    if (sl) {
+        __atomic_fetch_add(&sl->engine_grants[dev], 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&sl->engine_want[dev], 0, __ATOMIC_RELEASE);
+    }
+    return 1;
+}
+
+/* Gives device dev's engine up, handing it to the next waiting process. */
+static void engine_give(struct sim_instance *inst, int dev)
+{
+    struct sim_state_dev *dv = st_dev(inst->hdr, dev);
+    dv->engine_turn = engine_next(inst, dev, inst->slot);
+    dv->engine_turn_ns = now_ns();
+    dv->engine_holder = -1;
+    __atomic_fetch_add(&dv->engine_seq, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&dv->engine);
+    if (__atomic_load_n(&dv->engine_waiters, __ATOMIC_SEQ_CST))
+        futex_wake_shared(&dv->engine_seq);
+}
+
+/* This thread's first acquisition of device dev's engine: the local queue, then the shared
+ * engine. */
+static void engine_enter(struct sim_instance *inst, int dev, struct engine_tls *t)
+{
+    if (inst->slot < 0 && !inst->observer)
+        ensure_slot(inst); /* a slotless process still gets the engine, only never a turn */
+    struct engine_queue *q = &inst->engine_q[dev];
+    pthread_mutex_lock(&q->lock);
+    uint64_t ticket = q->next++;
+    while (q->serving != ticket)
+        pthread_cond_wait(&q->cond, &q->lock);
+    pthread_mutex_unlock(&q->lock);
+    t->taken[dev] = engine_take(inst, dev);
+    t->since[dev] = now_ns();
+    t->inst = inst;
+}
+
+static void engine_leave(struct sim_instance *inst, int dev, struct engine_tls *t)
+{
+    if (t->taken[dev])
+        engine_give(inst, dev);
+    t->taken[dev] = 0;
+    struct engine_queue *q = &inst->engine_q[dev];
+    pthread_mutex_lock(&q->lock);
+    q->serving++;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* Whether anyone else waits for device dev's engine: a thread of this process or another
+ * process. */
+static int engine_contended(struct sim_instance *inst, int dev)
+{
+    struct engine_queue *q = &inst->engine_q[dev];
+    pthread_mutex_lock(&q->lock);
+    int local = q->next - q->serving > 1;
+    pthread_mutex_unlock(&q->lock);
+    return local || engine_next(inst, dev, inst->slot) >= 0;
+}
+
+/* Takes device dev's execution engine (see sim.h): nested calls by the holding thread only
+ * count. A stream worker's hold on another device is given up first. */
 void sim_engine_acquire(struct sim_instance *inst, int dev)
 {
     if (!inst || dev < 0 || dev >= inst->ndev)
         return;
-    pthread_mutex_t *m = &st_dev(inst->hdr, dev)->engine;
-    int rc = pthread_mutex_lock(m);
-    if (rc == EOWNERDEAD)
-        rc = pthread_mutex_consistent(m);
-    if (rc)
-        LOG_ERROR(COMP, "instance %s: device %d: cannot take the engine: %s", inst->name, dev,
-                  strerror(rc));
+    struct engine_tls *t = &tls_engine;
+    if (t->depth[dev]++ > 0)
+        return;
+    if (t->sticky && t->sticky - 1 != dev && t->depth[t->sticky - 1] == 1)
+        sim_engine_unhold();
+    engine_enter(inst, dev, t);
 }
 
-/* Releases device dev's execution engine taken by sim_engine_acquire. */
+/* Releases device dev's engine taken by sim_engine_acquire; the last release hands it on. */
 void sim_engine_release(struct sim_instance *inst, int dev)
 {
     if (!inst || dev < 0 || dev >= inst->ndev)
         return;
-    pthread_mutex_unlock(&st_dev(inst->hdr, dev)->engine);
+    struct engine_tls *t = &tls_engine;
+    if (t->depth[dev] == 0 || --t->depth[dev] > 0)
+        return;
+    engine_leave(inst, dev, t);
+}
+
+/* Holds device dev's engine for a stream worker between its operations (see sim.h). */
+void sim_engine_hold(struct sim_instance *inst, int dev)
+{
+    if (!inst || dev < 0 || dev >= inst->ndev)
+        return;
+    struct engine_tls *t = &tls_engine;
+    if (t->sticky == dev + 1) {
+        uint64_t now = now_ns();
+        if (t->depth[dev] != 1 || now - t->since[dev] < engine_slice_ns())
+            return;
+        if (engine_contended(inst, dev)) {
+            /* The slice is over and someone waits: their turn, then ours again. */
+            engine_leave(inst, dev, t);
+            engine_enter(inst, dev, t);
+        } else {
+            t->since[dev] = now; /* nobody waits: a new slice */
+        }
+        return;
+    }
+    sim_engine_unhold();
+    sim_engine_acquire(inst, dev);
+    t->sticky = dev + 1;
+}
+
+/* Gives up the engine sim_engine_hold holds, if any (see sim.h). */
+void sim_engine_unhold(void)
+{
+    struct engine_tls *t = &tls_engine;
+    if (!t->sticky)
+        return;
+    int dev = t->sticky - 1;
+    t->sticky = 0;
+    sim_engine_release(t->inst, dev);
+}
+
+/* Device dev's engine counters as seen from this process (see state_layout.h). */
+int sim_engine_stats(struct sim_instance *inst, int dev, struct sim_engine_stats *out)
+{
+    if (!inst || !out || dev < 0 || dev >= inst->ndev)
+        return -EINVAL;
+    struct sim_state_hdr *h = inst->hdr;
+    struct sim_state_dev *dv = st_dev(h, dev);
+    memset(out, 0, sizeof(*out));
+    out->grants = __atomic_load_n(&dv->engine_grants, __ATOMIC_RELAXED);
+    out->holder = __atomic_load_n(&dv->engine_holder, __ATOMIC_RELAXED);
+    out->slot = inst->slot;
+    for (uint32_t s = 0; s < h->nslots; s++) {
+        struct sim_state_slot *sl = st_slot(h, (int)s);
+        uint64_t g = __atomic_load_n(&sl->engine_grants[dev], __ATOMIC_RELAXED);
+        if ((int)s == inst->slot) {
+            out->mine = g;
+            out->mine_busy_ns = __atomic_load_n(&sl->engine_busy_ns[dev], __ATOMIC_RELAXED);
+            continue;
+        }
+        out->others += g;
+        if (__atomic_load_n(&sl->engine_want[dev], __ATOMIC_ACQUIRE) &&
+            __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE) == SIM_SLOT_LIVE &&
+            slot_alive(inst, (int)s))
+            out->waiting++;
+    }
+    return 0;
+}
+
+/* The engine busy time of the live process pid on device dev (see state_layout.h). */
+int sim_engine_busy_of(struct sim_instance *inst, int dev, int32_t pid, uint64_t *busy_ns)
+{
+    if (!inst || !busy_ns || dev < 0 || dev >= inst->ndev)
+        return -EINVAL;
+    struct sim_state_hdr *h = inst->hdr;
+    for (uint32_t s = 0; s < h->nslots; s++) {
+        struct sim_state_slot *sl = st_slot(h, (int)s);
+        if (__atomic_load_n(&sl->state, __ATOMIC_ACQUIRE) != SIM_SLOT_LIVE || sl->pid != pid)
+            continue;
+        *busy_ns = __atomic_load_n(&sl->engine_busy_ns[dev], __ATOMIC_RELAXED);
+        return 0;
+    }
+    return -ENOENT;
 }

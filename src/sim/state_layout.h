@@ -7,7 +7,9 @@
  * 64-byte aligned. Every field is written only while holding header.lock, except the busy-time
  * counters (atomic adds). Record and slot `state` fields are the commit points of every
  * mutation (see docs/internals/sim.md, "Shared device state"); the byte sums are caches that
- * repair recomputes from the records.
+ * repair recomputes from the records. The engine fields (engine_* of a device and of a slot) are
+ * the fair engine's (docs/internals/sim.md, "Engine"): written under the device's engine mutex or
+ * atomically, never under header.lock.
  */
 #ifndef GPOOL_SIM_STATE_LAYOUT_H
 #define GPOOL_SIM_STATE_LAYOUT_H
@@ -19,7 +21,7 @@
 #include <stdint.h>
 
 #define SIM_STATE_MAGIC   0x54415453504f4f47ull /* "GPOOSTAT" read little-endian */
-#define SIM_STATE_VERSION 1u
+#define SIM_STATE_VERSION 2u                    /* 2: the fair engine's fields */
 
 #define SIM_STATE_SLOTS     256u   /* process slots of a newly created instance */
 #define SIM_STATE_RECS      16384u /* allocation records per device of a new instance */
@@ -60,6 +62,11 @@ struct sim_state_slot {
     uint64_t generation; /* bumped at every claim */
     char name[SIM_NAME_MAX];
     uint64_t used[SIM_MAX_DEVICES]; /* cache: sum of the slot's live records per device */
+    /* The fair engine, per device: atomic, written by the slot's own process (want, grants) or
+     * zeroed when the slot is claimed. */
+    uint32_t engine_want[SIM_MAX_DEVICES];    /* 1 while a thread of the process waits for it */
+    uint64_t engine_grants[SIM_MAX_DEVICES];  /* times the process took the device's engine */
+    uint64_t engine_busy_ns[SIM_MAX_DEVICES]; /* busy time of its work on the device */
 };
 
 struct sim_state_dev {
@@ -71,7 +78,17 @@ struct sim_state_dev {
     uint64_t hint;         /* where the next memory block is tried first */
     uint32_t nrec_used;    /* records at index >= nrec_used are all free */
     int32_t pci_domain, pci_bus, pci_device;
-    pthread_mutex_t engine; /* robust, process-shared: the device's execution engine */
+    pthread_mutex_t engine; /* robust, process-shared: held while the device runs someone's work */
+    /* Fairness of the engine (state.c, "the engine"): the fields below are written under the
+     * engine mutex (engine_seq and engine_waiters atomically too). */
+    uint32_t engine_seq;     /* futex word: bumped at every release of the engine */
+    uint32_t engine_waiters; /* threads sleeping on engine_seq (a wake is needed) */
+    int32_t engine_turn;     /* slot the last releaser handed the engine to; -1: anyone's */
+    int32_t engine_passed;   /* slot that let its turn lapse: passed over until it takes it */
+    int32_t engine_holder;   /* slot holding the engine, -1 when none (or a slotless process) */
+    uint32_t engine_pad;
+    uint64_t engine_turn_ns; /* CLOCK_MONOTONIC time engine_turn was set */
+    uint64_t engine_grants;  /* times the engine was taken, by anyone */
 };
 
 struct sim_state_hdr {
@@ -120,5 +137,21 @@ int sim_instance_name_ok(const char *name);
 /* The data directory used when /dev/shm cannot hold an instance: /var/tmp/gpool-sim-<uid>.
  * Writes it into buf. */
 void sim_instance_data_dir(char *buf, size_t len);
+
+/* A device's engine counters (the fair engine's, state.c), for tests and bench/hook. */
+struct sim_engine_stats {
+    uint64_t grants;       /* times anyone took the engine */
+    uint64_t mine;         /* ... this process (its slot) */
+    uint64_t others;       /* ... the processes of every other slot (counts reset on reuse) */
+    uint64_t mine_busy_ns; /* busy time of this process's work on the device */
+    int waiting;           /* other live processes waiting for it now */
+    int32_t holder;        /* the slot holding it, -1 when none */
+    int32_t slot;          /* this process's slot, -1 when none yet */
+};
+int sim_engine_stats(struct sim_instance *inst, int dev, struct sim_engine_stats *out);
+
+/* The engine busy time of the live process pid (as in its slot) on device dev: 0, or -ENOENT
+ * when no live slot has that pid. */
+int sim_engine_busy_of(struct sim_instance *inst, int dev, int32_t pid, uint64_t *busy_ns);
 
 #endif

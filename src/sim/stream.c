@@ -270,13 +270,31 @@ static int entry_ready(const struct entry *e)
 
 /* ---- Workers ------------------------------------------------------------------------------- */
 
+/*
+ * A stream's worker runs its ops in order. Ops that run on the device (op->engine) are run
+ * holding the device's engine, and the worker keeps it from one such op to the next (a time
+ * slice, sim_engine_hold) so that an event recorded between two kernels is stamped in the
+ * stream's own engine time, as a GPU's front end stamps it in its context's time slice. It gives
+ * the engine up before it waits for work or dependencies and before any other op (host
+ * functions, graph launches, waits), which may block on work that needs the engine. The engine
+ * is taken with the queue lock released: its holder may need the lock to finish.
+ */
 static void *stream_worker(void *arg)
 {
     struct sim_stream *s = arg;
+    int held = 0; /* this worker holds its device's engine between ops */
 
     pthread_mutex_lock(&g_lock);
     for (;;) {
         struct entry *e = s->head;
+        int engine_next = e && e->op->engine && entry_ready(e);
+        if (held && !engine_next) {
+            pthread_mutex_unlock(&g_lock);
+            sim_engine_unhold();
+            held = 0;
+            pthread_mutex_lock(&g_lock);
+            continue; /* look again: the queue may have changed meanwhile */
+        }
         if (!e) {
             if (s->destroyed)
                 break;
@@ -289,6 +307,10 @@ static void *stream_worker(void *arg)
         }
         pthread_mutex_unlock(&g_lock);
 
+        if (engine_next) {
+            sim_engine_hold(sim_process_instance(), s->ctx->device);
+            held = 1;
+        }
         CUresult rc = e->op->run(e->op);
         if (rc != CUDA_SUCCESS) {
             int none = CUDA_SUCCESS;
@@ -310,6 +332,8 @@ static void *stream_worker(void *arg)
     s->worker_exited = 1;
     pthread_cond_broadcast(&g_cond);
     pthread_mutex_unlock(&g_lock);
+    if (held)
+        sim_engine_unhold();
     return NULL;
 }
 
