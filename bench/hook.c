@@ -826,6 +826,9 @@ int main(int argc, char **argv)
     setenv("GPOOL_SIM_INSTANCE", inst, 1);
     setenv("GPOOL_SIM_GPUS", "H100-80GB", 1);
     setenv("GPOOL_REAL_DRIVER", SIM_LIB, 1);
+    /* The hook reconciles its charges with the device's per-process figure through NVML
+     * (GPOOL_COMPUTE_CALIBRATE=0 in the environment compares without). */
+    setenv("GPOOL_REAL_NVML", SIM_NVML, 1);
     unsetenv("GPOOL_VGPU");
     unsetenv("GPOOL_VRAM_LIMIT");
     unsetenv("GPOOL_COMPUTE_LIMIT");

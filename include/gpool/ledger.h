@@ -172,13 +172,20 @@ uint64_t ledger_compute_wait(struct ledger *l, int dev, int count);
 /* Charges a kernel's measured GPU time to device dev's bucket. */
 void ledger_compute_charge(struct ledger *l, int dev, uint64_t duration_ns);
 
+/* Corrects device dev's charges by delta_ns (> 0 more, < 0 a refund; see
+ * limiter_bucket_adjust): the caller learnt from the device what its launches really took. Not a
+ * launch: counted in gpu_ns_adjusted / adjustments. */
+void ledger_compute_adjust(struct ledger *l, int dev, int64_t delta_ns);
+
 /* Counters kept in the ledger for tests and `gpool vgpu show`. */
 struct ledger_stats {
     uint64_t launches_charged;
     uint64_t launches_throttled;
     uint64_t gpu_ns_charged;
     uint64_t reaped_processes;
-    uint64_t repairs; /* lock-holder deaths repaired */
+    uint64_t repairs;        /* lock-holder deaths repaired */
+    int64_t gpu_ns_adjusted; /* corrections to gpu_ns_charged from the device's own figures */
+    uint64_t adjustments;    /* how many corrections */
 };
 int ledger_get_stats(struct ledger *l, struct ledger_stats *out);
 

@@ -84,4 +84,9 @@ uint64_t limiter_bucket_wait_ns(struct limiter_bucket *b, uint64_t now);
 /* Charges a kernel's measured GPU time, after it ran (credit first refilled to `now`). */
 void limiter_bucket_charge(struct limiter_bucket *b, uint64_t duration_ns, uint64_t now);
 
+/* Corrects what was charged by `delta_ns` of GPU time: more (> 0) or a refund (< 0), e.g. when
+ * the device's own figure for a period differs from the sum of the charges made for it. A refund
+ * never lifts the credit past the burst cap. At 100% nothing changes. */
+void limiter_bucket_adjust(struct limiter_bucket *b, int64_t delta_ns, uint64_t now);
+
 #endif

@@ -355,10 +355,11 @@ static int show_one(const char *dir, const char *name)
     }
     if (!shown)
         printf("  processes: none\n");
-    printf("  stats: launches charged %llu, throttled %llu, GPU time %llu ns, reaped processes "
-           "%llu, lock repairs %llu\n",
+    printf("  stats: launches charged %llu, throttled %llu, GPU time %llu ns (events) %+lld ns "
+           "(%llu corrections from the device), reaped processes %llu, lock repairs %llu\n",
            (unsigned long long)st.launches_charged, (unsigned long long)st.launches_throttled,
-           (unsigned long long)st.gpu_ns_charged, (unsigned long long)st.reaped_processes,
+           (unsigned long long)st.gpu_ns_charged, (long long)st.gpu_ns_adjusted,
+           (unsigned long long)st.adjustments, (unsigned long long)st.reaped_processes,
            (unsigned long long)st.repairs);
     ledger_close(l);
     return 0;

@@ -43,7 +43,10 @@
  * estimate of their own; a power of two. A shape that finds no room takes the place of the
  * least recently launched one of its probe window. */
 #define HOOK_COMPUTE_SHAPES 512
-#define HOOK_COMPUTE_PROBE  8
+/* How often the charges made for a device are reconciled with the device's own figure for this
+ * process's GPU time (devtime.c), when it has one. */
+#define HOOK_COMPUTE_CALIBRATE_NS 100000000ull
+#define HOOK_COMPUTE_PROBE        8
 /* Event pairs in flight at once; past that a launch is charged the mean instead of timed. */
 #define HOOK_COMPUTE_SAMPLES 32
 /* Longest single sleep while a launch waits for credit; the wait is re-checked after each. */
@@ -84,6 +87,12 @@ static struct {
     int have_mean[KIND_COUNT]; /* a kind's mean: what an evicted shape's backlog is charged */
     uint64_t mean_ns[KIND_COUNT];
     struct shape shapes[HOOK_COMPUTE_SHAPES];
+    struct {
+        int state;             /* 0 not tried, 1 reconciling, -1 no device figure */
+        uint64_t last_ns;      /* monotonic time of the last reconciliation */
+        int64_t charged_since; /* charged to the device since then */
+    } calib[LEDGER_MAX_DEVICES];
+    int calib_off; /* GPOOL_COMPUTE_CALIBRATE=0 */
     struct sample samples[HOOK_COMPUTE_SAMPLES];
     int npending;
 } comp = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -161,8 +170,51 @@ static int launch_stream(const struct hook_call *call, CUstream *stream, int *pe
 /* Charges n launches of `ns` each to device dev. Caller holds comp.lock. */
 static void charge(struct ledger *l, int dev, uint64_t ns, uint64_t n)
 {
+    if (dev >= 0 && dev < LEDGER_MAX_DEVICES)
+        comp.calib[dev].charged_since += (int64_t)(ns * n);
     while (n--)
         ledger_compute_charge(l, dev, ns);
+}
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Every HOOK_COMPUTE_CALIBRATE_NS, replaces what the events charged to device dev since the last
+ * time with the device's own figure for this process's GPU time over the same window (devtime.c):
+ * the difference is charged or refunded (ledger_compute_adjust). An event pair measures from its
+ * start record to its end record, which on a time-shared device includes other contexts' time
+ * slices that fell in between; the device's figure does not. Charges made late for work of an
+ * earlier window (samples collected after it closed) are evened out by the next reconciliation.
+ * Without a device figure the events' charges stand. Caller holds comp.lock.
+ */
+static void calibrate(struct ledger *l, int dev)
+{
+    if (comp.calib_off || dev < 0 || dev >= LEDGER_MAX_DEVICES || comp.calib[dev].state < 0)
+        return;
+    uint64_t now = monotonic_ns();
+    if (!comp.calib[dev].state) {
+        comp.calib[dev].state = hook_devtime_start(dev) == 0 ? 1 : -1;
+        comp.calib[dev].last_ns = now;
+        comp.calib[dev].charged_since = 0;
+        return;
+    }
+    if (now - comp.calib[dev].last_ns < HOOK_COMPUTE_CALIBRATE_NS)
+        return;
+    uint64_t used = 0;
+    int r = hook_devtime_read(dev, &used);
+    if (r < 0) {
+        comp.calib[dev].state = -1;
+        return;
+    }
+    if (r == 0)
+        ledger_compute_adjust(l, dev, (int64_t)used - comp.calib[dev].charged_since);
+    comp.calib[dev].charged_since = 0;
+    comp.calib[dev].last_ns = now;
 }
 
 static uint64_t mix(uint64_t h, uint64_t v)
@@ -422,6 +474,9 @@ static CUresult compute_before(struct hook_call *call)
     int dev = 0;
     if (hook_vram_current_device(&dev) != CUDA_SUCCESS || dev < 0 || dev >= LEDGER_MAX_DEVICES)
         dev = 0; /* no current context: the driver refuses the launch itself */
+    pthread_mutex_lock(&comp.lock);
+    calibrate(l, dev);
+    pthread_mutex_unlock(&comp.lock);
     uint64_t w = ledger_compute_wait(l, dev, 1);
     while (w) {
         struct timespec ts = {0, (long)(w < HOOK_COMPUTE_SLICE_NS ? w : HOOK_COMPUTE_SLICE_NS)};
@@ -496,5 +551,7 @@ void hook_compute_init(void)
 {
     if (!vgpu_name())
         return;
+    const char *cal = getenv("GPOOL_COMPUTE_CALIBRATE");
+    comp.calib_off = cal && strcmp(cal, "0") == 0;
     hook_intercept_set(GPOOL_API_LAUNCHES, &compute_interceptor);
 }

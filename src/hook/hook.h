@@ -115,4 +115,13 @@ void hook_vram_graph_init(void);
  * Called by hook_intercept_init. */
 void hook_compute_init(void);
 
+/* devtime.c: the device's own figure for this process's GPU time (NVML's per-process
+ * utilisation). hook_devtime_start begins measuring on CUDA device dev: 0, or -1 when the figure
+ * is not available there (logged once). hook_devtime_read puts the GPU time this process used on
+ * dev since the previous read (or the start) in *ns: 0; 1 when the device listed no work of this
+ * process in that window (*ns is 0 but not a measurement); -1 when the figure has become
+ * unavailable. Callers serialise (compute.c holds its lock). */
+int hook_devtime_start(int dev);
+int hook_devtime_read(int dev, uint64_t *ns);
+
 #endif /* GPOOL_HOOK_H */

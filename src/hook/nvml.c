@@ -15,6 +15,7 @@
  * the real figures.
  */
 #include "gpool/ledger.h"
+#include "system_dirs.h"
 #include "gpool/log.h"
 #include "gpool/nvml_abi.h"
 
@@ -77,18 +78,6 @@ __asm__(".text\n.type gpool_nvml_trampoline,@function\ngpool_nvml_trampoline:\n"
 
 /* ---- loading the real NVML ----------------------------------------------------------------- */
 
-static const char *const system_dirs[] = {
-    "/usr/lib/x86_64-linux-gnu",
-    "/usr/lib/aarch64-linux-gnu",
-    "/usr/lib64",
-    "/usr/lib",
-    "/lib/x86_64-linux-gnu",
-    "/lib64",
-    "/usr/local/nvidia/lib64",
-    "/usr/local/nvidia/lib",
-    "/usr/lib/wsl/lib",
-};
-
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 static void *real_handle;
 
@@ -145,9 +134,9 @@ static void real_load_once(void)
             LOG_ERROR(COMP, "GPOOL_REAL_NVML: %s; every NVML call will fail", why);
         return;
     }
-    for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++) {
+    for (size_t i = 0; i < HOOK_SYSTEM_DIRS; i++) {
         char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/libnvidia-ml.so.1", system_dirs[i]);
+        snprintf(path, sizeof(path), "%s/libnvidia-ml.so.1", hook_system_dirs[i]);
         if (!candidate_usable(path, self, why, sizeof(why)))
             continue;
         if (load_nvml(path, why, sizeof(why)) == 0)

@@ -9,6 +9,7 @@
  * LOG_ERROR.
  */
 #include "hook.h"
+#include "system_dirs.h"
 
 #include "gpool/log.h"
 
@@ -24,14 +25,6 @@ struct hook_real hook_real;
 atomic_int hook_real_ready;
 
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
-
-/* Where the system driver lives on the distributions and container images gpool meets (the
- * directories ld.so's cache covers, NVIDIA's container toolkit's, WSL's). */
-static const char *const system_dirs[] = {
-    "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64",
-    "/usr/lib",                  "/lib/x86_64-linux-gnu",      "/lib64",
-    "/usr/local/nvidia/lib64",   "/usr/local/nvidia/lib",      "/usr/lib/wsl/lib",
-};
 
 /* Where a CUDA toolkit keeps its stub libcuda.so (relative to a toolkit root). */
 static const char *const stub_paths[] = {
@@ -146,9 +139,9 @@ static void load_once(void)
             LOG_ERROR("hook", "GPOOL_REAL_DRIVER: %s; every CUDA call will fail", why);
     } else {
         int loaded = 0;
-        for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]) && !loaded; i++) {
+        for (size_t i = 0; i < HOOK_SYSTEM_DIRS && !loaded; i++) {
             char path[PATH_MAX];
-            snprintf(path, sizeof(path), "%s/libcuda.so.1", system_dirs[i]);
+            snprintf(path, sizeof(path), "%s/libcuda.so.1", hook_system_dirs[i]);
             char skip[PATH_MAX + 128];
             if (!candidate_usable(path, self, skip, sizeof(skip))) {
                 LOG_DEBUG("hook", "skipping %s", skip);

@@ -67,6 +67,18 @@ uint64_t limiter_bucket_wait_ns(struct limiter_bucket *b, uint64_t now)
     return (debt + b->share_ppm - 1) / b->share_ppm;
 }
 
+void limiter_bucket_adjust(struct limiter_bucket *b, int64_t delta_ns, uint64_t now)
+{
+    refill(b, now);
+    if (b->share_ppm >= LIMITER_PPM)
+        return;
+    i128 c = (i128)b->credit - (i128)delta_ns * LIMITER_PPM;
+    i128 cap = (i128)b->burst_ns * LIMITER_PPM;
+    if (delta_ns < 0 && c > cap)
+        c = cap > (i128)b->credit ? cap : (i128)b->credit; /* a refund stops at the cap */
+    b->credit = clamp64(c);
+}
+
 void limiter_bucket_charge(struct limiter_bucket *b, uint64_t duration_ns, uint64_t now)
 {
     refill(b, now);

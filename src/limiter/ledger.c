@@ -1190,6 +1190,16 @@ uint64_t ledger_compute_wait(struct ledger *l, int dev, int count)
     return w;
 }
 
+void ledger_compute_adjust(struct ledger *l, int dev, int64_t delta_ns)
+{
+    if (lock(l))
+        return;
+    limiter_bucket_adjust(bucket_of(l, dev), delta_ns, l->clock.now_ns(l->clock.ctx));
+    l->hdr->stats.gpu_ns_adjusted += delta_ns;
+    l->hdr->stats.adjustments++;
+    unlock(l);
+}
+
 void ledger_compute_charge(struct ledger *l, int dev, uint64_t duration_ns)
 {
     if (lock(l))

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define LEDGER_MAGIC   0x5245474455504756ull /* "VGPUDGER" little-endian */
-#define LEDGER_VERSION 3u
+#define LEDGER_VERSION 4u
 
 /* Liveness bytes: slot s is alive while byte LEDGER_LIVE_BASE + s of the file is OFD-locked. */
 #define LEDGER_LIVE_BASE (1ull << 40)

@@ -1,6 +1,6 @@
 /*
  * The simulated NVML's entry points, written once. SIM_NVML_SUPPORTED lists what nvml.c,
- * device.c and telemetry.c implement; SIM_NVML_UNSUPPORTED lists entry points that programs
+ * device.c, telemetry.c and process_util.c implement; SIM_NVML_UNSUPPORTED lists entry points that programs
  * commonly call and that the sim exports only to answer NVML_ERROR_NOT_SUPPORTED
  * (NVML_ERROR_UNINITIALIZED before nvmlInit), so that a program linked against NVIDIA's
  * library loads and takes its "not supported" path instead of failing to resolve a symbol.
@@ -60,7 +60,8 @@
     X(nvmlDeviceGetCudaComputeCapability)                                                          \
     X(nvmlDeviceGetComputeMode)                                                                    \
     X(nvmlDeviceGetPersistenceMode)                                                                \
-    X(nvmlDeviceGetPerformanceState)
+    X(nvmlDeviceGetPerformanceState)                                                               \
+    X(nvmlDeviceGetProcessUtilization)
 
 #define SIM_NVML_UNSUPPORTED(X)                                                                    \
     /* cooling, ECC, display */                                                                    \
@@ -86,7 +87,6 @@
     X(nvmlDeviceGetFBCStats)                                                                       \
     X(nvmlDeviceGetFBCSessions)                                                                    \
     X(nvmlDeviceGetSamples)                                                                        \
-    X(nvmlDeviceGetProcessUtilization)                                                             \
     X(nvmlDeviceGetProcessesUtilizationInfo)                                                       \
     X(nvmlDeviceGetFieldValues)                                                                    \
     /* identity, firmware, board */                                                                \

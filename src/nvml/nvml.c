@@ -126,6 +126,7 @@ static nvmlReturn_t nvml_init(unsigned int flags)
     nvml_inst = inst;
     nvml_device_count = count;
     sim_nvml_util_reset(inst, count);
+    sim_nvml_procutil_reset(inst, count);
     nvml_refcount = 1;
     LOG_DEBUG(COMP, "nvmlInit: attached, %d device(s)", count);
 out:
@@ -161,6 +162,7 @@ SIM_NVML_EXPORT nvmlReturn_t nvmlShutdown(void)
     if (nvml_refcount == 0) {
         rc = NVML_ERROR_UNINITIALIZED;
     } else if (--nvml_refcount == 0) {
+        sim_nvml_procutil_free();
         sim_instance_detach(nvml_inst);
         nvml_inst = NULL;
         nvml_device_count = 0;

@@ -4,6 +4,7 @@
  *   nvml.c         initialisation, reference count, errors, system queries     (sim_nvml_*)
  *   device.c       handles, identity, PCI, memory, processes
  *   telemetry.c    utilisation sampling, temperature, power, clocks, p-state    (sim_nvml_util)
+ *   process_util.c per-process utilisation and its snapshot history (sim_nvml_procutil_*)
  *   unsupported.c  the entry points that answer NVML_ERROR_NOT_SUPPORTED
  *
  * Every exported function returns nvmlReturn_t and starts with sim_nvml_enter(), which takes the
@@ -64,6 +65,13 @@ nvmlReturn_t sim_nvml_copy_string(char *buf, unsigned int length, const char *s)
 void sim_nvml_util_reset(struct sim_instance *inst, int count);
 /* The device's utilisation in percent over the current sample window (see telemetry.c). */
 unsigned int sim_nvml_util(struct sim_instance *inst, int dev);
+
+/* Per-process utilisation state (process_util.c). */
+/* Drops the snapshot history and takes the baseline of devices [0, count) "now"; called by the
+ * first nvmlInit, with the library's write lock held. */
+void sim_nvml_procutil_reset(struct sim_instance *inst, int count);
+/* Frees the snapshot history; called by the last nvmlShutdown. */
+void sim_nvml_procutil_free(void);
 
 /* Lists every live process using device dev into a buffer the caller frees; returns the count
  * (>= 0) or -ENOMEM. *out is NULL when the count is 0. */

@@ -106,6 +106,20 @@ void sim_instance_busy(struct sim_instance *inst, int dev, uint64_t *busy_ns, ui
 /* Adds busy time measured by the engine. */
 void sim_instance_busy_add(struct sim_instance *inst, int dev, uint64_t ns);
 
+/* One live process attachment's own engine time on a device (sim_instance_engine_busy). */
+struct sim_proc_busy {
+    uint32_t slot;       /* its slot; (slot, generation) names one attachment for its life */
+    uint64_t generation; /* the slot's claim count when it was read */
+    int32_t pid;         /* as seen in the process's own PID namespace */
+    uint64_t busy_ns;    /* cumulative engine busy time of its work on dev since it attached */
+};
+/* Lists the live slots with non-zero engine time on device dev into out (at most max, in slot
+ * order) and returns how many there are in all, which may exceed max (0 for a bad dev). Takes
+ * no lock: each slot is read consistently (a slot reclaimed while it is read is left out), and
+ * the slots of dead processes not yet reaped are left out. Read-only. */
+int sim_instance_engine_busy(struct sim_instance *inst, int dev, struct sim_proc_busy *out,
+                             int max);
+
 /* Allocation table. Capacity is exact: every byte charged is counted against the device's
  * total, whatever process charged it, and is released when that process frees it or dies. */
 #define SIM_ALLOC_GRANULE 4096ull

@@ -1989,3 +1989,36 @@ int sim_engine_busy_of(struct sim_instance *inst, int dev, int32_t pid, uint64_t
     }
     return -ENOENT;
 }
+
+/* Every live slot's engine time on device dev (see sim.h). */
+int sim_instance_engine_busy(struct sim_instance *inst, int dev, struct sim_proc_busy *out, int max)
+{
+    if (!inst || dev < 0 || dev >= inst->ndev)
+        return 0;
+    struct sim_state_hdr *h = inst->hdr;
+    int n = 0;
+    for (uint32_t s = 0; s < h->nslots; s++) {
+        struct sim_state_slot *sl = st_slot(h, (int)s);
+        if (__atomic_load_n(&sl->state, __ATOMIC_ACQUIRE) != SIM_SLOT_LIVE)
+            continue;
+        uint64_t gen = __atomic_load_n(&sl->generation, __ATOMIC_ACQUIRE);
+        int32_t pid = __atomic_load_n(&sl->pid, __ATOMIC_RELAXED);
+        uint64_t busy = __atomic_load_n(&sl->engine_busy_ns[dev], __ATOMIC_ACQUIRE);
+        /* A claim moves the slot out of LIVE and bumps its generation before it zeroes the
+         * counters: the same state and generation after the reads mean they were one
+         * attachment's. */
+        if (busy == 0 || __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE) != SIM_SLOT_LIVE ||
+            __atomic_load_n(&sl->generation, __ATOMIC_ACQUIRE) != gen)
+            continue;
+        if ((int)s != inst->slot && !slot_alive(inst, (int)s))
+            continue;
+        if (n < max) {
+            out[n].slot = s;
+            out[n].generation = gen;
+            out[n].pid = pid;
+            out[n].busy_ns = busy;
+        }
+        n++;
+    }
+    return n;
+}

@@ -1,13 +1,18 @@
 /*
  * The local vGPU's compute share through the hook, over the simulated GPU. Run as
- * `test_hook_compute <mode>`; GPOOL_VGPU, GPOOL_COMPUTE_LIMIT (1%) and GPOOL_VGPU_DIR come from
- * the test's environment. Nothing here depends on timings: the test asserts what the ledger
- * counted (launches charged and throttled, the limits' generation); alarm() only guards hangs.
+ * `test_hook_compute <mode>`; GPOOL_VGPU, GPOOL_COMPUTE_LIMIT (1%, calibrate: 10%) and
+ * GPOOL_VGPU_DIR come from the test's environment. Nothing here depends on timings: the test
+ * asserts what the ledger counted (launches charged and throttled, the limits' generation); alarm()
+ * only guards hangs.
  *
  *   throttle  N launches through every launch path are each charged once, and the tiny share
  *             throttles at least one of them
  *   raise     another process raises the share to 100% with ledger_set_limits: the running
  *             process follows the new generation and is throttled no more
+ *   devices   the share holds per device (two devices)
+ *   calibrate the charges are reconciled with the device's own figure (NVML per-process
+ *             utilisation) while launches go on; with GPOOL_COMPUTE_CALIBRATE=0, or without a
+ *             usable NVML (mode calibrate-off), they are not, and every launch is still charged
  */
 #include "hook_test.h"
 
@@ -211,9 +216,42 @@ static void test_devices(void)
     ledger_close(l);
 }
 
+/* Launches (each waited for) until the ledger counts `want` reconciliations or `max` launches
+ * were made; returns the ledger's figures then. */
+static struct ledger_stats launch_until_adjusted(struct ledger *l, uint64_t want, int max)
+{
+    struct ledger_stats s = vgpu_stats(l);
+    for (int i = 0; i < max && s.adjustments < want; i++) {
+        launch_plain();
+        CHECK_OK(cuCtxSynchronize());
+        s = vgpu_stats(l);
+    }
+    return s;
+}
+
+static void test_calibrate(int expect_on)
+{
+    init_spin();
+    struct ledger *l = open_ledger();
+    /* Reconciliations come every 100 ms of launching; 3 need >= 200 ms. A 10% share makes each
+     * launch wait about 10 times its kernel, so a few hundred launches are plenty. */
+    struct ledger_stats s = launch_until_adjusted(l, expect_on ? 3 : 1, expect_on ? 2000 : 100);
+    if (expect_on)
+        CHECK(s.adjustments >= 3, "only %llu reconciliations with the device's figure",
+              (unsigned long long)s.adjustments);
+    else
+        CHECK(s.adjustments == 0 && s.gpu_ns_adjusted == 0,
+              "%llu reconciliations (%lld ns) though the device figure is off",
+              (unsigned long long)s.adjustments, (long long)s.gpu_ns_adjusted);
+    CHECK(s.launches_charged >= 1 && s.launches_throttled >= 1,
+          "launches charged %llu, throttled %llu", (unsigned long long)s.launches_charged,
+          (unsigned long long)s.launches_throttled);
+    ledger_close(l);
+}
+
 int main(int argc, char **argv)
 {
-    REQUIRE(argc == 2, "usage: test_hook_compute throttle|raise|devices");
+    REQUIRE(argc == 2, "usage: test_hook_compute throttle|raise|devices|calibrate|calibrate-off");
     alarm(100); /* a hang guard only */
     /* Start from no ledger: this process creates it with GPOOL_COMPUTE_LIMIT. */
     remove_ledger();
@@ -223,6 +261,10 @@ int main(int argc, char **argv)
         test_raise();
     else if (strcmp(argv[1], "devices") == 0)
         test_devices();
+    else if (strcmp(argv[1], "calibrate") == 0)
+        test_calibrate(1);
+    else if (strcmp(argv[1], "calibrate-off") == 0)
+        test_calibrate(0);
     else
         REQUIRE(0, "unknown mode '%s'", argv[1]);
     return check_done(argv[1]);

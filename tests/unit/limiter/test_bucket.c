@@ -101,6 +101,30 @@ static void test_clock_backwards_and_huge(void **state)
     assert_int_equal(limiter_bucket_wait_ns(&b, UINT64_MAX), 0);
 }
 
+/* Corrections from the device's own figures: more debt, refunds, the cap on refunds, 100%. */
+static void test_adjust(void **state)
+{
+    (void)state;
+    struct limiter_bucket b;
+    limiter_bucket_init(&b, 250000, LIMITER_BURST_NS, 1, 0); /* 25%, credit 0 */
+    limiter_bucket_charge(&b, 2 * MS, 0);
+    assert_int_equal(limiter_bucket_wait_ns(&b, 0), 8 * MS);
+    limiter_bucket_adjust(&b, 1 * MS, 0); /* the device says 3 ms */
+    assert_int_equal(limiter_bucket_wait_ns(&b, 0), 12 * MS);
+    limiter_bucket_adjust(&b, -2 * (int64_t)MS, 0); /* ... no, 1 ms */
+    assert_int_equal(limiter_bucket_wait_ns(&b, 0), 4 * MS);
+    /* A refund larger than the debt leaves credit, but never more than the burst. */
+    limiter_bucket_adjust(&b, -10 * (int64_t)LIMITER_BURST_NS, 0);
+    limiter_bucket_charge(&b, LIMITER_BURST_NS, 0);
+    assert_int_equal(limiter_bucket_wait_ns(&b, 0), 0);
+    limiter_bucket_charge(&b, 1 * MS, 0);
+    assert_int_equal(limiter_bucket_wait_ns(&b, 0), 4 * MS);
+    /* Unlimited: corrections change nothing. */
+    limiter_bucket_init(&b, LIMITER_PPM, LIMITER_BURST_NS, 1, 0);
+    limiter_bucket_adjust(&b, 100 * MS, 0);
+    assert_int_equal(limiter_bucket_wait_ns(&b, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -108,6 +132,7 @@ int main(void)
         cmocka_unit_test(test_burst_cap),
         cmocka_unit_test(test_share_change),
         cmocka_unit_test(test_clock_backwards_and_huge),
+        cmocka_unit_test(test_adjust),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
