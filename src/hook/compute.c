@@ -46,7 +46,11 @@
 /* How often the charges made for a device are reconciled with the device's own figure for this
  * process's GPU time (devtime.c), when it has one. */
 #define HOOK_COMPUTE_CALIBRATE_NS 100000000ull
-#define HOOK_COMPUTE_PROBE        8
+/* A window longer than this (no launch for a while), or one across a change of limits, starts
+ * over instead: the device's figure for it would charge time used while unlimited (nothing is
+ * reconciled at 100%) or under other limits. */
+#define HOOK_COMPUTE_CALIBRATE_GAP_NS 1000000000ull
+#define HOOK_COMPUTE_PROBE            8
 /* Event pairs in flight at once; past that a launch is charged the mean instead of timed. */
 #define HOOK_COMPUTE_SAMPLES 32
 /* Longest single sleep while a launch waits for credit; the wait is re-checked after each. */
@@ -89,6 +93,7 @@ static struct {
     struct shape shapes[HOOK_COMPUTE_SHAPES];
     struct {
         int state;             /* 0 not tried, 1 reconciling, -1 no device figure */
+        int rebase;            /* the limits changed: the next window starts over */
         uint64_t last_ns;      /* monotonic time of the last reconciliation */
         int64_t charged_since; /* charged to the device since then */
     } calib[LEDGER_MAX_DEVICES];
@@ -203,7 +208,8 @@ static void calibrate(struct ledger *l, int dev)
         comp.calib[dev].charged_since = 0;
         return;
     }
-    if (now - comp.calib[dev].last_ns < HOOK_COMPUTE_CALIBRATE_NS)
+    uint64_t since = now - comp.calib[dev].last_ns;
+    if (since < HOOK_COMPUTE_CALIBRATE_NS && !comp.calib[dev].rebase)
         return;
     uint64_t used = 0;
     int r = hook_devtime_read(dev, &used);
@@ -211,8 +217,9 @@ static void calibrate(struct ledger *l, int dev)
         comp.calib[dev].state = -1;
         return;
     }
-    if (r == 0)
+    if (r == 0 && !comp.calib[dev].rebase && since < HOOK_COMPUTE_CALIBRATE_GAP_NS)
         ledger_compute_adjust(l, dev, (int64_t)used - comp.calib[dev].charged_since);
+    comp.calib[dev].rebase = 0;
     comp.calib[dev].charged_since = 0;
     comp.calib[dev].last_ns = now;
 }
@@ -398,6 +405,8 @@ static void follow_limits(struct ledger *l)
                  lim.compute_pct, (unsigned long long)lim.generation);
     comp.generation = lim.generation;
     comp.pct = lim.compute_pct;
+    for (int d = 0; d < LEDGER_MAX_DEVICES; d++)
+        comp.calib[d].rebase = 1;
 }
 
 /* Starts timing this launch of shape `shape` when it is its turn: returns the sample's index + 1,
