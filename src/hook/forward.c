@@ -12,7 +12,8 @@
  * configuration; and the VRAM limiter's own wrappers — cuMemGetInfo and cuDeviceTotalMem (vram.c,
  * the vGPU's view), the context, module and library calls (vram_overhead.c, their overhead),
  * cuMemMap / cuMemUnmap / cuMemRetainAllocationHandle (vram_vmm.c, VMM mappings and references)
- * and the graph instantiate, upload, destroy and trim calls (vram_graph.c, graph memory).
+ * the graph instantiate, upload, destroy and trim calls (vram_graph.c, graph memory) and the pool
+ * and synchronisation calls that reconcile stream-ordered pools (vram_pool.c).
  */
 #include "hook.h"
 
@@ -61,6 +62,14 @@
 #define HOOK_HERE_cuGraphExecDestroy                 ~, 1
 #define HOOK_HERE_cuGraphDestroy                     ~, 1
 #define HOOK_HERE_cuDeviceGraphMemTrim               ~, 1
+#define HOOK_HERE_cuMemPoolCreate          ~, 1 /* vram_pool.c: stream-ordered pools */
+#define HOOK_HERE_cuMemPoolDestroy         ~, 1
+#define HOOK_HERE_cuMemPoolSetAttribute    ~, 1
+#define HOOK_HERE_cuStreamSynchronize      ~, 1
+#define HOOK_HERE_cuStreamSynchronize_ptsz ~, 1
+#define HOOK_HERE_cuCtxSynchronize         ~, 1
+#define HOOK_HERE_cuCtxSynchronize_v2      ~, 1
+#define HOOK_HERE_cuEventSynchronize       ~, 1
 #define HOOK_SECOND(...) HOOK_SECOND_(__VA_ARGS__)
 #define HOOK_SECOND_(a, b, ...) b
 #define HOOK_PROBE(x) HOOK_SECOND(x, 0, ~)

@@ -22,8 +22,8 @@
  *
  * Charged here: cuMemAlloc, AllocPitch (the returned pitch), AllocManaged, arrays and mipmapped
  * arrays (the driver's backing: rows padded to 512 bytes), cuMemAllocAsync / AllocFromPoolAsync
- * (at allocation, outside stream capture; credited when cuMemFreeAsync is enqueued or cuMemFree
- * frees the block), cuMemCreate (device locations; credited at cuMemRelease unless vram_vmm.c
+ * (outside stream capture: vram_pool.c, charged while the pool holds the block, cached freed
+ * blocks included), cuMemCreate (device locations; credited at cuMemRelease unless vram_vmm.c
  * says mappings or references remain). Elsewhere: VMM mappings and references (vram_vmm.c),
  * context, module and library overhead (vram_overhead.c), graph memory (vram_graph.c). Not
  * charged: IPC and shareable-handle imports (the
@@ -565,6 +565,15 @@ static CUresult vram_alloc_before(struct hook_call *call)
         return CUDA_ERROR_OUT_OF_MEMORY;
     if (bytes == 0)
         return CUDA_SUCCESS; /* not charged here, or refused by the driver itself */
+    switch (call->id) {
+    case GPOOL_API_ID_cuMemAllocAsync:
+    case GPOOL_API_ID_cuMemAllocAsync_ptsz:
+    case GPOOL_API_ID_cuMemAllocFromPoolAsync:
+    case GPOOL_API_ID_cuMemAllocFromPoolAsync_ptsz:
+        return hook_vram_pool_alloc_before(call, bytes); /* charged by what the pool holds */
+    default:
+        break;
+    }
     struct ledger *l;
     CUresult res = hook_vram_ledger(&l);
     if (res != CUDA_SUCCESS)
@@ -595,6 +604,8 @@ static CUresult vram_alloc_after(struct hook_call *call, CUresult rc)
 {
     if (!call->state)
         return rc;
+    if (call->state == 2)
+        return hook_vram_pool_alloc_after(call, rc);
     struct ledger *l = hook_vram_ledger_opened();
     if (rc != CUDA_SUCCESS) {
         ledger_rollback(l, &vram_ticket);
@@ -654,8 +665,11 @@ static CUresult vram_free_after(struct hook_call *call, CUresult rc)
         ptr = *(const CUdeviceptr_v1 *)call->argv[0];
     else if (call->id == GPOOL_API_ID_cuMemFreeAsync ||
              call->id == GPOOL_API_ID_cuMemFreeAsync_ptsz)
-        ptr = *(const CUdeviceptr *)call->argv[0]; /* credited when the free is enqueued */
-    else if (call->id == GPOOL_API_ID_cuArrayDestroy)
+        ptr = *(const CUdeviceptr *)call->argv[0];
+    else if (call->id == GPOOL_API_ID_cuMemPoolTrimTo) {
+        hook_vram_pool_trimmed(*(const CUmemoryPool *)call->argv[0]);
+        return rc;
+    } else if (call->id == GPOOL_API_ID_cuArrayDestroy)
         ptr = (uint64_t)(uintptr_t) * (const CUarray *)call->argv[0] ^ HOOK_VRAM_KEY_ARRAY;
     else if (call->id == GPOOL_API_ID_cuMipmappedArrayDestroy)
         ptr =
@@ -666,7 +680,11 @@ static CUresult vram_free_after(struct hook_call *call, CUresult rc)
             return rc; /* still mapped: credited at its last cuMemUnmap */
         ptr = (uint64_t)h ^ HOOK_VRAM_KEY_VMM;
     } else
-        return rc; /* IPC close, host memory, pool trim: nothing the vGPU charged */
+        return rc; /* IPC close, host memory: nothing the vGPU charged */
+    /* A pool block stays charged while its pool holds it (vram_pool.c). */
+    if (hook_vram_pool_freed(ptr, call->id != GPOOL_API_ID_cuMemFreeAsync &&
+                                      call->id != GPOOL_API_ID_cuMemFreeAsync_ptsz))
+        return rc;
     struct ledger *l;
     if (ptr == 0 || hook_vram_ledger(&l) != CUDA_SUCCESS)
         return rc;
@@ -734,6 +752,8 @@ CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total)
         (hook_pfn_cuMemGetInfo_v2)hook_real_fn(GPOOL_API_ID_cuMemGetInfo_v2);
     if (!real)
         return hook_real_missing(GPOOL_API_ID_cuMemGetInfo_v2);
+    if (hook_vram_cfg.enabled)
+        hook_vram_pool_reconcile_all(); /* memory the pools gave back is credited first */
     CUresult rc = real(free_bytes, total);
     int dev = 0;
     if (rc != CUDA_SUCCESS || !hook_vram_cfg.enabled ||
@@ -751,6 +771,8 @@ CUresult cuMemGetInfo(unsigned int *free_bytes, unsigned int *total)
     hook_pfn_cuMemGetInfo real = (hook_pfn_cuMemGetInfo)hook_real_fn(GPOOL_API_ID_cuMemGetInfo);
     if (!real)
         return hook_real_missing(GPOOL_API_ID_cuMemGetInfo);
+    if (hook_vram_cfg.enabled)
+        hook_vram_pool_reconcile_all();
     CUresult rc = real(free_bytes, total);
     int dev = 0;
     if (rc != CUDA_SUCCESS || !hook_vram_cfg.enabled ||

@@ -11,6 +11,8 @@
  *                   driver's reserved graph memory
  *   vram_graph.c    graph memory: allocation nodes charged when a launch (or upload) backs
  *                   them, credited when the driver no longer backs them
+ *   vram_pool.c     stream-ordered pools: blocks stay charged after their free until the pool's
+ *                   reserved memory shows the driver gave them back
  *
  * See the "VRAM" section of docs/internals/hook.md.
  */
@@ -99,5 +101,29 @@ int hook_vram_call_captured(const struct hook_call *call);
 
 /* Ledger key tag of a library's module overhead (vram_overhead.c, cuLibraryLoad*). */
 #define HOOK_VRAM_KEY_LIBRARY (8ull << 60)
+
+/* vram_pool.c: stream-ordered pools, charged by what each pool holds on the device. Blocks are
+ * recorded under their pointers (untagged) and stay charged after they are freed until the
+ * pool's reserved memory shows the driver gave them back. */
+
+/* Reserves the bytes of a stream-ordered allocation outside capture (call->state becomes 2 when
+ * after() must run); CUDA_ERROR_OUT_OF_MEMORY past the cap once the process's pools were
+ * reconciled, unless the pool holds that much freed memory already. */
+CUresult hook_vram_pool_alloc_before(struct hook_call *call, uint64_t bytes);
+
+/* Commits (or rolls back) what hook_vram_pool_alloc_before reserved; a block the pool reused
+ * keeps the charge it had. */
+CUresult hook_vram_pool_alloc_after(struct hook_call *call, CUresult rc);
+
+/* A free the driver accepted of ptr (now: cuMemFree, else an enqueued cuMemFreeAsync): 1 when
+ * ptr is a pool block of this process (marked freed, credited once its pool no longer holds
+ * it), 0 otherwise. */
+int hook_vram_pool_freed(uint64_t ptr, int now);
+
+/* Reconciles pool h (cuMemPoolTrimTo, a new release threshold) with what the driver holds. */
+void hook_vram_pool_trimmed(CUmemoryPool h);
+
+/* Reconciles every pool of this process holding freed blocks (synchronisations, cuMemGetInfo). */
+void hook_vram_pool_reconcile_all(void);
 
 #endif

@@ -162,7 +162,7 @@ static void test_capture(struct ledger *l, CUstream s)
     CHECK_OK(cuMemAllocAsync(&eager, 4 * MIB, s));
     CHECK_USED(l, 4 * MIB);
     CHECK_OK(cuMemFreeAsync(eager, s));
-    CHECK_USED(l, 0);
+    CHECK_USED(l, 4 * MIB); /* charged until a synchronisation shows the pool gave it back */
     CHECK_OK(cuStreamSynchronize(s));
     CHECK_EXACT(l, 0);
 

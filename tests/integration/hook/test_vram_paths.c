@@ -8,6 +8,7 @@
  *
  *   arrays  cuArrayCreate_v2, cuArray3DCreate_v2, cuMipmappedArrayCreate and their destroys
  *   async   cuMemAllocAsync, cuMemAllocFromPoolAsync; cuMemFreeAsync and cuMemFree of a block
+ *   pool    a caching pool (release threshold raised): freed memory it keeps stays charged
  *   vmm     cuMemCreate / cuMemRelease
  *   ipc     a second process opens an IPC handle of a full vGPU: it charges nothing
  */
@@ -130,10 +131,15 @@ static void test_async(void)
     CHECK(device_free() == dev_full, "a refused pool allocation reached the driver");
     CHECK_USED(l, CAP);
 
-    /* Credited when the free is enqueued; cuMemFree of a pool block credits it too. */
+    /* Charged while the pool holds it: a free may not have run when it is enqueued; the
+     * synchronisation after it shows the pool gave it back (release threshold 0). cuMemFree of
+     * a pool block credits it too. */
     CHECK_OK(cuMemFreeAsync(a, s));
-    CHECK_USED(l, CAP - 8 * MIB);
+    CHECK_USED(l, CAP);
     CHECK_OK(cuStreamSynchronize(s));
+    CHECK_USED(l, CAP - 8 * MIB);
+    CHECK(device_free() == dev_full + 8 * MIB, "the device got back %llu",
+          (unsigned long long)(device_free() - dev_full));
     CHECK_OK(cuMemFree(b));
     CHECK_USED(l, CAP - 16 * MIB);
     /* The room is usable again, through the pool. */
@@ -149,6 +155,102 @@ static void test_async(void)
     CHECK(cuMemFreeAsync(0x1000, s) != CUDA_SUCCESS, "unknown pointer refused by the driver");
     CHECK_OK(cuStreamDestroy(s));
     check_ledger(l);
+    ledger_close(l);
+}
+
+/* The vGPU charges `want` on device 0 and the device lost exactly that since dev0. */
+#define CHECK_HELD(l, dev0, want)                                                                  \
+    do {                                                                                           \
+        CHECK_USED(l, want);                                                                       \
+        CHECK((dev0)-device_free() == (want), "the device lost %llu, expected %llu",               \
+              (unsigned long long)((dev0)-device_free()), (unsigned long long)(want));             \
+        check_ledger(l);                                                                           \
+    } while (0)
+
+static void test_pool(void)
+{
+    init_cuda();
+    struct ledger *l = open_ledger();
+    uint64_t dev0 = device_free();
+    CUstream s;
+    CHECK_OK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    CUmemPoolProps props = {.allocType = CU_MEM_ALLOCATION_TYPE_PINNED,
+                            .location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0}};
+    CUmemoryPool pool;
+    CHECK_OK(cuMemPoolCreate(&pool, &props));
+    cuuint64_t keep_all = UINT64_MAX;
+    CHECK_OK(cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &keep_all));
+
+    /* A caching pool keeps freed memory on the device: it stays charged. */
+    CUdeviceptr a, b, c, extra;
+    CHECK_OK(cuMemAllocFromPoolAsync(&a, 48 * MIB, pool, s));
+    CHECK_HELD(l, dev0, 48 * MIB);
+    CHECK_OK(cuMemFreeAsync(a, s));
+    CHECK_OK(cuStreamSynchronize(s));
+    CHECK_HELD(l, dev0, 48 * MIB);
+    size_t vfree = 0, vtotal = 0;
+    CHECK_OK(cuMemGetInfo(&vfree, &vtotal));
+    CHECK(vtotal == CAP && vfree == CAP - 48 * MIB, "view %zu of %zu", vfree, vtotal);
+    /* So the vGPU has no room for 32 MiB: refused without reaching the driver. */
+    uint64_t dev_held = device_free();
+    CHECK_RC(cuMemAlloc(&extra, 32 * MIB), CUDA_ERROR_OUT_OF_MEMORY);
+    CHECK_RC(cuMemAllocAsync(&extra, 32 * MIB, s), CUDA_ERROR_OUT_OF_MEMORY);
+    CHECK(device_free() == dev_held, "a refused allocation reached the driver");
+    CHECK_HELD(l, dev0, 48 * MIB);
+    /* Trimmed: credited exactly what the device got back. */
+    CHECK_OK(cuMemPoolTrimTo(pool, 0));
+    CHECK_HELD(l, dev0, 0);
+    CHECK_OK(cuMemAlloc(&extra, 32 * MIB));
+    CHECK_HELD(l, dev0, 32 * MIB);
+    CHECK_OK(cuMemFree(extra));
+    CHECK_HELD(l, dev0, 0);
+
+    /* Reuse: alloc, free, alloc of the same size charges once, also when the vGPU is full. */
+    CHECK_OK(cuMemAllocFromPoolAsync(&a, 16 * MIB, pool, s));
+    CHECK_OK(cuMemFreeAsync(a, s));
+    CHECK_OK(cuMemAllocFromPoolAsync(&b, 16 * MIB, pool, s));
+    CHECK_OK(cuStreamSynchronize(s));
+    CHECK_HELD(l, dev0, 16 * MIB);
+    CUdeviceptr rest;
+    CHECK_OK(cuMemAlloc(&rest, CAP - 16 * MIB));
+    CHECK_HELD(l, dev0, CAP);
+    CHECK_OK(cuMemFreeAsync(b, s));
+    CHECK_OK(cuStreamSynchronize(s));
+    CHECK_HELD(l, dev0, CAP);
+    CHECK_OK(cuMemAllocFromPoolAsync(&b, 16 * MIB, pool, s)); /* served from the cache */
+    CHECK_HELD(l, dev0, CAP);
+    CHECK_RC(cuMemAllocFromPoolAsync(&extra, 4 * KIB, pool, s), CUDA_ERROR_OUT_OF_MEMORY);
+    CHECK_HELD(l, dev0, CAP);
+    /* cuMemFree of a block of a caching pool: cached, still charged. */
+    CHECK_OK(cuMemFree(b));
+    CHECK_HELD(l, dev0, CAP);
+    CHECK_OK(cuMemFree(rest));
+    CHECK_HELD(l, dev0, 16 * MIB);
+
+    /* The device's current pool serves cuMemAllocAsync: charged the same way. */
+    CHECK_OK(cuDeviceSetMemPool(0, pool));
+    CHECK_OK(cuMemAllocAsync(&a, 16 * MIB, s)); /* the cached block again */
+    CHECK_OK(cuMemAllocAsync(&c, 8 * MIB, s));
+    CHECK_HELD(l, dev0, 24 * MIB);
+    CHECK_OK(cuMemFreeAsync(c, s));
+    CHECK_OK(cuCtxSynchronize());
+    CHECK_HELD(l, dev0, 24 * MIB);
+
+    /* Destroyed with a block still handed out: the cached memory is credited, the block stays
+     * charged until it is freed. */
+    CHECK_OK(cuMemPoolDestroy(pool));
+    CHECK_HELD(l, dev0, 16 * MIB);
+    CHECK_OK(cuMemFreeAsync(a, s));
+    CHECK_OK(cuStreamSynchronize(s));
+    CHECK_HELD(l, dev0, 0);
+
+    /* The default pool (release threshold 0): back after free and synchronisation. */
+    CHECK_OK(cuMemAllocAsync(&a, 8 * MIB, s));
+    CHECK_HELD(l, dev0, 8 * MIB);
+    CHECK_OK(cuMemFreeAsync(a, s));
+    CHECK_OK(cuStreamSynchronize(s));
+    CHECK_HELD(l, dev0, 0);
+    CHECK_OK(cuStreamDestroy(s));
     ledger_close(l);
 }
 
@@ -241,12 +343,14 @@ static void test_ipc(void)
 
 int main(int argc, char **argv)
 {
-    REQUIRE(argc == 2, "usage: test_hook_vram_paths arrays|async|vmm|ipc");
+    REQUIRE(argc == 2, "usage: test_hook_vram_paths arrays|async|pool|vmm|ipc");
     remove_ledger();
     if (strcmp(argv[1], "arrays") == 0)
         test_arrays();
     else if (strcmp(argv[1], "async") == 0)
         test_async();
+    else if (strcmp(argv[1], "pool") == 0)
+        test_pool();
     else if (strcmp(argv[1], "vmm") == 0)
         test_vmm();
     else if (strcmp(argv[1], "ipc") == 0)
