@@ -1,5 +1,6 @@
 /*
- * gpool vgpu: manages the ledgers of local vGPUs (include/gpool/ledger.h, docs/internals/limiter.md).
+ * gpool vgpu: manages the ledgers of local vGPUs (include/gpool/ledger.h,
+ * docs/internals/limiter.md).
  *
  *   gpool vgpu create NAME --vram Q [--compute P] [--devices N] [--force] [--dir DIR]
  *   gpool vgpu show [NAME] [--dir DIR]
@@ -27,45 +28,46 @@
 #include <unistd.h>
 
 #define VGPU_PREFIX "gpool-vgpu-"
-#define WHO "gpool vgpu"
+#define WHO         "gpool vgpu"
 
 static void vgpu_usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: gpool vgpu create NAME --vram QUANTITY [--compute PERCENT] [--devices N]\n"
-            "                         [--force] [--dir DIR]\n"
-            "       gpool vgpu show [NAME] [--dir DIR]\n"
-            "       gpool vgpu set NAME [--vram QUANTITY] [--compute PERCENT] [--dir DIR]\n"
-            "       gpool vgpu reap [NAME] [--dir DIR]\n"
-            "\n"
-            "A local vGPU (GPOOL_VGPU=NAME with gpool's hook, build/lib/hook/libcuda.so.1) keeps its\n"
-            "limits and usage in a ledger file DIR/gpool-vgpu-NAME shared by its processes.\n"
-            "\n"
-            "Commands:\n"
-            "  create  Creates the ledger of vGPU NAME with a VRAM cap per device and a compute\n"
-            "          share. Refuses an existing ledger unless --force (which replaces it; its\n"
-            "          running processes keep the old one).\n"
-            "  show    Prints limits, limit generation, usage per device, usage per process (pid,\n"
-            "          name, alive or dead) and counters; every ledger in DIR without NAME.\n"
-            "          Attaching reclaims the usage of dead processes, as every attach does.\n"
-            "  set     Changes limits live: running processes apply them without restart; the\n"
-            "          limit generation is bumped. A cap below current usage is allowed (later\n"
-            "          allocations fail until usage drops).\n"
-            "  reap    Reclaims the usage of dead processes (of NAME, or of every ledger in DIR)\n"
-            "          and prints what was reclaimed.\n"
-            "\n"
-            "Options:\n"
-            "  --vram Q       VRAM cap per device, a Kubernetes quantity: 4Gi, 512Mi, 1.5G;\n"
-            "                 0 = unlimited.\n"
-            "  --compute P    Compute share in percent of the device, 1..100 (100 = unlimited);\n"
-            "                 default 100.\n"
-            "  --devices N    Devices the ledger covers, 1..%d (default 1; the hook creates ledgers\n"
-            "                 with the driver's device count).\n"
-            "  --force        create: replace an existing ledger.\n"
-            "  --dir DIR      Ledger directory (default: $GPOOL_VGPU_DIR, else /dev/shm, else\n"
-            "                 /var/tmp/gpool-vgpu-<uid>), as the hook uses.\n"
-            "  -h, --help     Shows this help.\n",
-            LEDGER_MAX_DEVICES);
+    fprintf(
+        out,
+        "Usage: gpool vgpu create NAME --vram QUANTITY [--compute PERCENT] [--devices N]\n"
+        "                         [--force] [--dir DIR]\n"
+        "       gpool vgpu show [NAME] [--dir DIR]\n"
+        "       gpool vgpu set NAME [--vram QUANTITY] [--compute PERCENT] [--dir DIR]\n"
+        "       gpool vgpu reap [NAME] [--dir DIR]\n"
+        "\n"
+        "A local vGPU (GPOOL_VGPU=NAME with gpool's hook, build/lib/hook/libcuda.so.1) keeps its\n"
+        "limits and usage in a ledger file DIR/gpool-vgpu-NAME shared by its processes.\n"
+        "\n"
+        "Commands:\n"
+        "  create  Creates the ledger of vGPU NAME with a VRAM cap per device and a compute\n"
+        "          share. Refuses an existing ledger unless --force (which replaces it; its\n"
+        "          running processes keep the old one).\n"
+        "  show    Prints limits, limit generation, usage per device, usage per process (pid,\n"
+        "          name, alive or dead) and counters; every ledger in DIR without NAME.\n"
+        "          Attaching reclaims the usage of dead processes, as every attach does.\n"
+        "  set     Changes limits live: running processes apply them without restart; the\n"
+        "          limit generation is bumped. A cap below current usage is allowed (later\n"
+        "          allocations fail until usage drops).\n"
+        "  reap    Reclaims the usage of dead processes (of NAME, or of every ledger in DIR)\n"
+        "          and prints what was reclaimed.\n"
+        "\n"
+        "Options:\n"
+        "  --vram Q       VRAM cap per device, a Kubernetes quantity: 4Gi, 512Mi, 1.5G;\n"
+        "                 0 = unlimited.\n"
+        "  --compute P    Compute share in percent of the device, 1..100 (100 = unlimited);\n"
+        "                 default 100.\n"
+        "  --devices N    Devices the ledger covers, 1..%d (default 1; the hook creates ledgers\n"
+        "                 with the driver's device count).\n"
+        "  --force        create: replace an existing ledger.\n"
+        "  --dir DIR      Ledger directory (default: $GPOOL_VGPU_DIR, else /dev/shm, else\n"
+        "                 /var/tmp/gpool-vgpu-<uid>), as the hook uses.\n"
+        "  -h, --help     Shows this help.\n",
+        LEDGER_MAX_DEVICES);
 }
 
 struct vgpu_opts {
@@ -114,8 +116,8 @@ static int parse_opts(int argc, char **argv, struct vgpu_opts *o, int allow_name
             continue;
         }
         if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, WHO " %s: unknown option \"%s\" (see 'gpool vgpu --help')\n",
-                    argv[1], a);
+            fprintf(stderr, WHO " %s: unknown option \"%s\" (see 'gpool vgpu --help')\n", argv[1],
+                    a);
             return 2;
         }
         if (!allow_name || o->name) {
@@ -365,7 +367,9 @@ static int show_one(const char *dir, const char *name)
     return 0;
 }
 
-static int vgpu_show(int argc, char **argv)
+/* `show [NAME]` and `reap [NAME]`: `one` on the named vGPU, or on every ledger in the directory.
+ * Exit status: 0, or the first failure's (ORed). */
+static int for_named_or_all(int argc, char **argv, int (*one)(const char *dir, const char *name))
 {
     struct vgpu_opts o;
     int rc = parse_opts(argc, argv, &o, 1, 0, 0);
@@ -375,7 +379,7 @@ static int vgpu_show(int argc, char **argv)
     if (resolve_dir(&o, dir, sizeof(dir)))
         return 1;
     if (o.name)
-        return show_one(dir, o.name);
+        return one(dir, o.name);
     char **names;
     int n = list_ledgers(dir, &names);
     if (n < 0)
@@ -384,9 +388,14 @@ static int vgpu_show(int argc, char **argv)
         printf("no vGPU ledgers in %s\n", dir);
     int status = 0;
     for (int i = 0; i < n; i++)
-        status |= show_one(dir, names[i]);
+        status |= one(dir, names[i]);
     free_names(names, n);
     return status;
+}
+
+static int vgpu_show(int argc, char **argv)
+{
+    return for_named_or_all(argc, argv, show_one);
 }
 
 /* ---- set ----------------------------------------------------------------------------------- */
@@ -421,8 +430,7 @@ static int vgpu_set(int argc, char **argv)
     uint64_t gen = 0;
     rc = ledger_set_limits(l, &lim, &gen);
     if (rc < 0) {
-        fprintf(stderr, WHO " set: vGPU \"%s\": cannot change limits: %s\n", o.name,
-                strerror(-rc));
+        fprintf(stderr, WHO " set: vGPU \"%s\": cannot change limits: %s\n", o.name, strerror(-rc));
         ledger_close(l);
         return 1;
     }
@@ -518,26 +526,7 @@ static int reap_one(const char *dir, const char *name)
 
 static int vgpu_reap(int argc, char **argv)
 {
-    struct vgpu_opts o;
-    int rc = parse_opts(argc, argv, &o, 1, 0, 0);
-    if (rc)
-        return rc;
-    char dir[PATH_MAX];
-    if (resolve_dir(&o, dir, sizeof(dir)))
-        return 1;
-    if (o.name)
-        return reap_one(dir, o.name);
-    char **names;
-    int n = list_ledgers(dir, &names);
-    if (n < 0)
-        return 1;
-    if (n == 0)
-        printf("no vGPU ledgers in %s\n", dir);
-    int status = 0;
-    for (int i = 0; i < n; i++)
-        status |= reap_one(dir, names[i]);
-    free_names(names, n);
-    return status;
+    return for_named_or_all(argc, argv, reap_one);
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------ */

@@ -67,22 +67,24 @@ uint64_t limiter_bucket_wait_ns(struct limiter_bucket *b, uint64_t now)
     return (debt + b->share_ppm - 1) / b->share_ppm;
 }
 
-void limiter_bucket_adjust(struct limiter_bucket *b, int64_t delta_ns, uint64_t now)
+/* Takes ns of GPU time from the credit (ns < 0 gives it back, never past the burst cap: the
+ * credit is at most the cap after any refill). */
+static void take(struct limiter_bucket *b, i128 ns, uint64_t now)
 {
     refill(b, now);
     if (b->share_ppm >= LIMITER_PPM)
         return;
-    i128 c = (i128)b->credit - (i128)delta_ns * LIMITER_PPM;
+    i128 c = (i128)b->credit - ns * LIMITER_PPM;
     i128 cap = (i128)b->burst_ns * LIMITER_PPM;
-    if (delta_ns < 0 && c > cap)
-        c = cap > (i128)b->credit ? cap : (i128)b->credit; /* a refund stops at the cap */
-    b->credit = clamp64(c);
+    b->credit = clamp64(c > cap ? cap : c);
+}
+
+void limiter_bucket_adjust(struct limiter_bucket *b, int64_t delta_ns, uint64_t now)
+{
+    take(b, delta_ns, now);
 }
 
 void limiter_bucket_charge(struct limiter_bucket *b, uint64_t duration_ns, uint64_t now)
 {
-    refill(b, now);
-    if (b->share_ppm >= LIMITER_PPM)
-        return;
-    b->credit = clamp64((i128)b->credit - (i128)duration_ns * LIMITER_PPM);
+    take(b, duration_ns, now);
 }
