@@ -27,6 +27,7 @@
 #include "gpool/log.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,14 +101,12 @@ static struct {
     int calib_off; /* GPOOL_COMPUTE_CALIBRATE=0 */
     struct sample samples[HOOK_COMPUTE_SAMPLES];
     int npending;
+    /* The generation of the limits when the share was last seen at 100% with no sample
+     * pending, 0 otherwise: while the ledger's generation is still that one, a launch has
+     * nothing to wait for, measure or collect, and skips the lock (compute_before). Written
+     * under the lock. */
+    _Atomic uint64_t unlimited_gen;
 } comp = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-/* The vGPU named by the environment, or NULL. */
-static const char *vgpu_name(void)
-{
-    const char *v = getenv("GPOOL_VGPU");
-    return v && *v && strlen(v) <= LEDGER_NAME_MAX ? v : NULL;
-}
 
 /*
  * The vGPU's ledger: the process's one handle, vram.c's (hook_vram_ledger opens it, or creates
@@ -401,7 +400,7 @@ static void follow_limits(struct ledger *l)
     if (ledger_get_limits(l, &lim) < 0 || lim.generation == comp.generation)
         return;
     if (comp.generation)
-        LOG_INFO("hook", "vGPU '%s': compute share now %u%% (generation %llu)", vgpu_name(),
+        LOG_INFO("hook", "vGPU '%s': compute share now %u%% (generation %llu)", hook_vram_cfg.name,
                  lim.compute_pct, (unsigned long long)lim.generation);
     comp.generation = lim.generation;
     comp.pct = lim.compute_pct;
@@ -443,23 +442,17 @@ static unsigned long long sample_start(int kind, int shape, CUstream stream, int
     return (unsigned long long)idx + 1;
 }
 
-/* Whether the launch's stream is being captured into a graph (nothing runs now). */
-static int capturing(CUstream stream, int per_thread)
-{
-    CUresult (*fn)(CUstream, CUstreamCaptureStatus *) = (CUresult(*)(
-        CUstream, CUstreamCaptureStatus *))hook_real_fn(GPOOL_API_ID_cuStreamIsCapturing);
-    CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
-    if (!stream && per_thread)
-        stream = CU_STREAM_PER_THREAD;
-    return fn && fn(stream, &st) == CUDA_SUCCESS && st != CU_STREAM_CAPTURE_STATUS_NONE;
-}
-
 /* call->state: bit 0 = this launch is accounted; bits 4..7 = its kind; bits 8..15 = its sample's
  * index + 1 (0: not timed); bits 16..31 = its shape's index + 1 (0: none found); bits 32..39 =
  * its device. The share holds per device: a launch waits for, and is charged to, the bucket of
  * the current context's device. */
 static CUresult compute_before(struct hook_call *call)
 {
+    /* Unlimited, with unchanged limits and nothing pending: one load and a compare. */
+    uint64_t unlimited = atomic_load_explicit(&comp.unlimited_gen, memory_order_acquire);
+    if (unlimited && ledger_generation(hook_vram_ledger_opened()) == unlimited)
+        return CUDA_SUCCESS;
+
     pthread_mutex_lock(&comp.lock);
     CUresult res;
     struct ledger *l = compute_ledger(&res);
@@ -470,6 +463,8 @@ static CUresult compute_before(struct hook_call *call)
     follow_limits(l);
     collect(l);
     int limited = comp.pct < 100;
+    atomic_store_explicit(&comp.unlimited_gen, !limited && !comp.npending ? comp.generation : 0,
+                          memory_order_release);
     pthread_mutex_unlock(&comp.lock);
     if (!limited)
         return CUDA_SUCCESS; /* unlimited: nothing measured or charged */
@@ -477,7 +472,7 @@ static CUresult compute_before(struct hook_call *call)
     CUstream stream;
     int per_thread;
     int kind = launch_stream(call, &stream, &per_thread);
-    if (kind >= 0 && capturing(stream, per_thread))
+    if (kind >= 0 && hook_vram_stream_captured(stream, per_thread))
         return CUDA_SUCCESS; /* recorded into a graph, not run: its launch is what counts */
 
     int dev = 0;
@@ -532,6 +527,8 @@ static CUresult compute_after(struct hook_call *call, CUresult rc)
         if (rc == CUDA_SUCCESS && record && record(s->end, stream) == CUDA_SUCCESS) {
             s->state = SAMPLE_PENDING;
             comp.npending++;
+            /* Started before the share went up to 100%: the next launch collects it. */
+            atomic_store_explicit(&comp.unlimited_gen, 0, memory_order_relaxed);
             goto out;
         }
         sample_release(s);
@@ -558,8 +555,8 @@ static const struct hook_interceptor compute_interceptor = {compute_before, comp
 
 void hook_compute_init(void)
 {
-    if (!vgpu_name())
-        return;
+    if (!hook_vram_cfg.name[0])
+        return; /* no vGPU, or a name too long (cuInit refuses it) */
     const char *cal = getenv("GPOOL_COMPUTE_CALIBRATE");
     comp.calib_off = cal && strcmp(cal, "0") == 0;
     hook_intercept_set(GPOOL_API_LAUNCHES, &compute_interceptor);

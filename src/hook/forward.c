@@ -106,9 +106,7 @@
 #define HOOK_WRAP_PLAIN(name, class, params, args)                                                 \
     CUresult name params                                                                           \
     {                                                                                              \
-        hook_pfn_##name real = (hook_pfn_##name)hook_real_fn(GPOOL_API_ID_##name);                 \
-        if (__builtin_expect(!real, 0))                                                            \
-            return hook_real_missing(GPOOL_API_ID_##name);                                         \
+        HOOK_REAL_OR_MISSING(name);                                                                \
         return real args;                                                                          \
     }
 
@@ -116,9 +114,7 @@
 #define HOOK_WRAP_HOOKED(name, class, params, args)                                                \
     CUresult name params                                                                           \
     {                                                                                              \
-        hook_pfn_##name real = (hook_pfn_##name)hook_real_fn(GPOOL_API_ID_##name);                 \
-        if (__builtin_expect(!real, 0))                                                            \
-            return hook_real_missing(GPOOL_API_ID_##name);                                         \
+        HOOK_REAL_OR_MISSING(name);                                                                \
         const struct hook_interceptor *ic = hook_intercept_get(GPOOL_API_##class);                 \
         if (__builtin_expect(!ic, 1))                                                              \
             return real args;                                                                      \
@@ -154,9 +150,7 @@ static void *const hook_exports[GPOOL_API_COUNT] = {
 
 CUresult cuInit(unsigned int Flags)
 {
-    hook_pfn_cuInit real = (hook_pfn_cuInit)hook_real_fn(GPOOL_API_ID_cuInit);
-    if (!real)
-        return hook_real_missing(GPOOL_API_ID_cuInit);
+    HOOK_REAL_OR_MISSING(cuInit);
     CUresult rc = hook_vram_on_init(0); /* a bad GPOOL_* limit, logged when it was read */
     if (rc != CUDA_SUCCESS)
         return rc;
@@ -197,10 +191,7 @@ static void substitute(const char *symbol, void **pfn, CUdriverProcAddressQueryR
 CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags,
                              CUdriverProcAddressQueryResult *symbolStatus)
 {
-    hook_pfn_cuGetProcAddress_v2 real =
-        (hook_pfn_cuGetProcAddress_v2)hook_real_fn(GPOOL_API_ID_cuGetProcAddress_v2);
-    if (!real)
-        return hook_real_missing(GPOOL_API_ID_cuGetProcAddress_v2);
+    HOOK_REAL_OR_MISSING(cuGetProcAddress_v2);
     CUresult rc = real(symbol, pfn, cudaVersion, flags, symbolStatus);
     if (rc == CUDA_SUCCESS && pfn && symbol)
         substitute(symbol, pfn, symbolStatus);
@@ -213,10 +204,7 @@ CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion, cu
 
 CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags)
 {
-    hook_pfn_cuGetProcAddress real =
-        (hook_pfn_cuGetProcAddress)hook_real_fn(GPOOL_API_ID_cuGetProcAddress);
-    if (!real)
-        return hook_real_missing(GPOOL_API_ID_cuGetProcAddress);
+    HOOK_REAL_OR_MISSING(cuGetProcAddress);
     CUresult rc = real(symbol, pfn, cudaVersion, flags);
     if (rc == CUDA_SUCCESS && pfn && symbol)
         substitute(symbol, pfn, NULL);

@@ -41,6 +41,13 @@ static inline void *hook_real_fn(int id)
  * driver does not export the entry. */
 CUresult hook_real_missing(int id);
 
+/* The real driver's function of entry `name` into `real`, or return what a missing entry
+ * answers. */
+#define HOOK_REAL_OR_MISSING(name)                                                                 \
+    hook_pfn_##name real = (hook_pfn_##name)hook_real_fn(GPOOL_API_ID_##name);                     \
+    if (__builtin_expect(!real, 0))                                                                \
+    return hook_real_missing(GPOOL_API_ID_##name)
+
 /*
  * One call through an intercepted wrapper. argv[k] is the address of the wrapper's k-th
  * parameter (its type is the one cuda_api.def gives entry id), so an interceptor may read or

@@ -40,6 +40,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,8 +52,9 @@
 
 struct hook_vram_config hook_vram_cfg;
 
-static pthread_mutex_t vram_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ledger *vram_ledger_handle;
+static pthread_mutex_t vram_lock = PTHREAD_MUTEX_INITIALIZER; /* opening the ledger */
+/* Set once, under vram_lock, when the ledger is open; read without the lock. */
+static _Atomic(struct ledger *) vram_ledger_handle;
 
 /* The reservation of the allocation this thread is making, from before() to after(). */
 static _Thread_local struct ledger_ticket vram_ticket;
@@ -173,12 +175,9 @@ static const struct {
  */
 static CUresult tflops_to_pct(uint32_t *pct)
 {
-    hook_pfn_cuDeviceGetName fn =
-        (hook_pfn_cuDeviceGetName)hook_real_fn(GPOOL_API_ID_cuDeviceGetName);
-    if (!fn)
-        return hook_real_missing(GPOOL_API_ID_cuDeviceGetName);
+    HOOK_REAL_OR_MISSING(cuDeviceGetName);
     char name[256] = "";
-    CUresult res = fn(name, (int)sizeof(name), 0);
+    CUresult res = real(name, (int)sizeof(name), 0);
     if (res != CUDA_SUCCESS)
         return res;
     for (size_t i = 0; i < sizeof(tflops_models) / sizeof(tflops_models[0]); i++) {
@@ -206,9 +205,14 @@ static CUresult tflops_to_pct(uint32_t *pct)
  */
 CUresult hook_vram_ledger(struct ledger **out)
 {
+    /* Once open, the handle never changes: no lock on the per-call path. */
+    *out = atomic_load_explicit(&vram_ledger_handle, memory_order_acquire);
+    if (*out)
+        return CUDA_SUCCESS;
     pthread_mutex_lock(&vram_lock);
     CUresult res = CUDA_SUCCESS;
-    if (vram_ledger_handle)
+    struct ledger *l = atomic_load_explicit(&vram_ledger_handle, memory_order_relaxed);
+    if (l)
         goto out;
     CUresult (*count_fn)(int *) = (CUresult(*)(int *))hook_real_fn(GPOOL_API_ID_cuDeviceGetCount);
     int ndev = 0;
@@ -235,39 +239,45 @@ CUresult hook_vram_ledger(struct ledger **out)
         .ndev = (uint32_t)ndev,
     };
     char err[256] = "";
-    int rc = ledger_open(NULL, hook_vram_cfg.name, &create, &vram_ledger_handle, err, sizeof(err));
+    int rc = ledger_open(NULL, hook_vram_cfg.name, &create, &l, err, sizeof(err));
     if (rc < 0) {
         LOG_ERROR("hook", "vGPU '%s': cannot open its ledger: %s (%s)", hook_vram_cfg.name, err,
                   strerror(-rc));
-        vram_ledger_handle = NULL;
+        l = NULL;
         res = CUDA_ERROR_OPERATING_SYSTEM;
         goto out;
     }
-    warn_if_disagrees(vram_ledger_handle);
+    warn_if_disagrees(l);
+    atomic_store_explicit(&vram_ledger_handle, l, memory_order_release);
 out:
-    *out = vram_ledger_handle;
+    *out = l;
     pthread_mutex_unlock(&vram_lock);
     return res;
 }
 
 struct ledger *hook_vram_ledger_opened(void)
 {
-    pthread_mutex_lock(&vram_lock);
-    struct ledger *l = vram_ledger_handle;
-    pthread_mutex_unlock(&vram_lock);
-    return l;
+    return atomic_load_explicit(&vram_ledger_handle, memory_order_acquire);
 }
 
 /* The current context's device. */
 CUresult hook_vram_current_device(int *dev)
 {
-    CUresult (*fn)(CUdevice *) = (CUresult(*)(CUdevice *))hook_real_fn(GPOOL_API_ID_cuCtxGetDevice);
-    if (!fn)
-        return hook_real_missing(GPOOL_API_ID_cuCtxGetDevice);
+    HOOK_REAL_OR_MISSING(cuCtxGetDevice);
     CUdevice d = 0;
-    CUresult res = fn(&d);
+    CUresult res = real(&d);
     *dev = (int)d;
     return res;
+}
+
+int hook_vram_release_any(struct ledger *l, int first, uint64_t key)
+{
+    if (first >= 0 && ledger_release(l, first, key, NULL) == 0)
+        return 0;
+    for (int d = 0; d < ledger_device_count(l); d++)
+        if (d != first && ledger_release(l, d, key, NULL) == 0)
+            return 0;
+    return -1;
 }
 
 uint64_t hook_vram_current_owner(void)
@@ -418,9 +428,6 @@ static int array_charge(const struct hook_call *call, uint64_t *bytes)
     }
     return hook_vram_round_granule(total, bytes);
 }
-
-/* Ledger keys of handles that are not device pointers carry a kind tag in the top bits, so a
- * handle can never be mistaken for a pointer (or another kind's handle) of the same value. */
 
 /* The bytes an allocation call asks for, before the driver answers: 0 when the call is not one
  * this file charges (or asks for nothing, which the driver refuses itself); -1 on overflow. */
@@ -690,11 +697,10 @@ static CUresult vram_free_after(struct hook_call *call, CUresult rc)
         return rc;
     /* The allocation was charged to the device current when it was made: try that first. */
     int cur = -1;
-    if (hook_vram_current_device(&cur) == CUDA_SUCCESS && ledger_release(l, cur, ptr, NULL) == 0)
+    if (hook_vram_current_device(&cur) != CUDA_SUCCESS)
+        cur = -1;
+    if (hook_vram_release_any(l, cur, ptr) == 0)
         return rc;
-    for (int d = 0; d < ledger_device_count(l); d++)
-        if (d != cur && ledger_release(l, d, ptr, NULL) == 0)
-            return rc;
     LOG_DEBUG("hook", "%s(0x%llx): not an allocation the vGPU charged",
               gpool_api_table[call->id].name, (unsigned long long)ptr);
     return rc;
@@ -722,12 +728,13 @@ CUresult hook_vram_on_init(int driver_ready)
 }
 
 /*
- * The vGPU's view of device dev: *total becomes min(cap, device total) and *free the part of it
- * the vGPU has not used, never more than the device has free. Unchanged without a cap.
+ * The vGPU's view of device dev (the current context's when dev < 0): *total becomes min(cap,
+ * device total) and *free the part of it the vGPU has not used, never more than the device has
+ * free. Unchanged without a vGPU, a cap or (dev < 0) a current context.
  */
 static CUresult vram_view(int dev, uint64_t *free_bytes, uint64_t *total)
 {
-    if (!hook_vram_cfg.enabled)
+    if (!hook_vram_cfg.enabled || (dev < 0 && hook_vram_current_device(&dev) != CUDA_SUCCESS))
         return CUDA_SUCCESS;
     struct ledger *l;
     CUresult res = hook_vram_ledger(&l);
@@ -746,71 +753,50 @@ static CUresult vram_view(int dev, uint64_t *free_bytes, uint64_t *total)
     return CUDA_SUCCESS;
 }
 
+/* cuMemGetInfo (both widths) and cuDeviceTotalMem (both widths): the driver's answer, then the
+ * vGPU's view of it. Memory the pools gave back is credited before the usage is read. */
+#define HOOK_VRAM_MEM_INFO(name, type, free_bytes, total)                                          \
+    do {                                                                                           \
+        HOOK_REAL_OR_MISSING(name);                                                                \
+        hook_vram_pool_reconcile_all();                                                            \
+        CUresult rc = real(free_bytes, total);                                                     \
+        if (rc != CUDA_SUCCESS || !hook_vram_cfg.enabled)                                          \
+            return rc;                                                                             \
+        uint64_t f = *free_bytes, t = *total;                                                      \
+        rc = vram_view(-1, &f, &t);                                                                \
+        *free_bytes = (type)f;                                                                     \
+        *total = (type)t;                                                                          \
+        return rc;                                                                                 \
+    } while (0)
+
+#define HOOK_VRAM_TOTAL_MEM(name, type, bytes, dev)                                                \
+    do {                                                                                           \
+        HOOK_REAL_OR_MISSING(name);                                                                \
+        CUresult rc = real(bytes, dev);                                                            \
+        if (rc != CUDA_SUCCESS || !hook_vram_cfg.enabled)                                          \
+            return rc;                                                                             \
+        uint64_t t = *bytes;                                                                       \
+        rc = vram_view((int)dev, NULL, &t);                                                        \
+        *bytes = (type)t;                                                                          \
+        return rc;                                                                                 \
+    } while (0)
+
 CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total)
 {
-    hook_pfn_cuMemGetInfo_v2 real =
-        (hook_pfn_cuMemGetInfo_v2)hook_real_fn(GPOOL_API_ID_cuMemGetInfo_v2);
-    if (!real)
-        return hook_real_missing(GPOOL_API_ID_cuMemGetInfo_v2);
-    if (hook_vram_cfg.enabled)
-        hook_vram_pool_reconcile_all(); /* memory the pools gave back is credited first */
-    CUresult rc = real(free_bytes, total);
-    int dev = 0;
-    if (rc != CUDA_SUCCESS || !hook_vram_cfg.enabled ||
-        hook_vram_current_device(&dev) != CUDA_SUCCESS)
-        return rc;
-    uint64_t f = *free_bytes, t = *total;
-    rc = vram_view(dev, &f, &t);
-    *free_bytes = (size_t)f;
-    *total = (size_t)t;
-    return rc;
+    HOOK_VRAM_MEM_INFO(cuMemGetInfo_v2, size_t, free_bytes, total);
 }
 
 CUresult cuMemGetInfo(unsigned int *free_bytes, unsigned int *total)
 {
-    hook_pfn_cuMemGetInfo real = (hook_pfn_cuMemGetInfo)hook_real_fn(GPOOL_API_ID_cuMemGetInfo);
-    if (!real)
-        return hook_real_missing(GPOOL_API_ID_cuMemGetInfo);
-    if (hook_vram_cfg.enabled)
-        hook_vram_pool_reconcile_all();
-    CUresult rc = real(free_bytes, total);
-    int dev = 0;
-    if (rc != CUDA_SUCCESS || !hook_vram_cfg.enabled ||
-        hook_vram_current_device(&dev) != CUDA_SUCCESS)
-        return rc;
-    uint64_t f = *free_bytes, t = *total;
-    rc = vram_view(dev, &f, &t);
-    *free_bytes = (unsigned int)f;
-    *total = (unsigned int)t;
-    return rc;
+    HOOK_VRAM_MEM_INFO(cuMemGetInfo, unsigned int, free_bytes, total);
 }
 
 CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
 {
-    hook_pfn_cuDeviceTotalMem_v2 real =
-        (hook_pfn_cuDeviceTotalMem_v2)hook_real_fn(GPOOL_API_ID_cuDeviceTotalMem_v2);
-    if (!real)
-        return hook_real_missing(GPOOL_API_ID_cuDeviceTotalMem_v2);
-    CUresult rc = real(bytes, dev);
-    if (rc != CUDA_SUCCESS || !hook_vram_cfg.enabled)
-        return rc;
-    uint64_t t = *bytes;
-    rc = vram_view((int)dev, NULL, &t);
-    *bytes = (size_t)t;
-    return rc;
+    HOOK_VRAM_TOTAL_MEM(cuDeviceTotalMem_v2, size_t, bytes, dev);
 }
 
 CUresult cuDeviceTotalMem(unsigned int *bytes, CUdevice dev)
 {
-    hook_pfn_cuDeviceTotalMem real =
-        (hook_pfn_cuDeviceTotalMem)hook_real_fn(GPOOL_API_ID_cuDeviceTotalMem);
-    if (!real)
-        return hook_real_missing(GPOOL_API_ID_cuDeviceTotalMem);
-    CUresult rc = real(bytes, dev);
-    if (rc != CUDA_SUCCESS || !hook_vram_cfg.enabled)
-        return rc;
-    uint64_t t = *bytes;
-    rc = vram_view((int)dev, NULL, &t);
-    *bytes = (unsigned int)t;
-    return rc;
+    HOOK_VRAM_TOTAL_MEM(cuDeviceTotalMem, unsigned int, bytes, dev);
 }

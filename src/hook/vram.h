@@ -7,8 +7,6 @@
  *                   a handle is credited when its last mapping and reference are gone
  *   vram_overhead.c context, module and library overhead per device model (cuCtxCreate*, primary
  *                   contexts, cuModuleLoad*, cuLibraryLoad*)
- *   vram_graph.c    graph memory: allocation nodes charged at launch/upload, credited against the
- *                   driver's reserved graph memory
  *   vram_graph.c    graph memory: allocation nodes charged when a launch (or upload) backs
  *                   them, credited when the driver no longer backs them
  *   vram_pool.c     stream-ordered pools: blocks stay charged after their free until the pool's
@@ -38,6 +36,7 @@
 #define HOOK_VRAM_KEY_PRIMARY (5ull << 60)
 #define HOOK_VRAM_KEY_MODULE  (6ull << 60)
 #define HOOK_VRAM_KEY_GRAPH   (7ull << 60) /* a graph allocation node's address */
+#define HOOK_VRAM_KEY_LIBRARY (8ull << 60) /* a library's module overhead (cuLibraryLoad*) */
 
 /* The vGPU configuration read from the environment (vram.c, on the first call). */
 struct hook_vram_config {
@@ -72,6 +71,10 @@ CUresult hook_vram_current_device(int *dev);
 /* The current context (the real driver's cuCtxGetCurrent) as a ledger owner; 0 when none. */
 uint64_t hook_vram_current_owner(void);
 
+/* Credits the record `key` on device `first` (none when < 0), else on whichever device has it:
+ * 0, or -1 when no device has it. */
+int hook_vram_release_any(struct ledger *l, int first, uint64_t key);
+
 /* Context ctx was destroyed (or a primary context deactivated): the driver freed everything made
  * in it, so credit every allocation of this process the ledger records with that owner. */
 void hook_vram_context_gone(uint64_t ctx);
@@ -92,15 +95,10 @@ void hook_vram_vmm_credit(CUmemGenericAllocationHandle h);
  * 0 when the driver cannot tell. */
 int hook_vram_call_captured(const struct hook_call *call);
 
-/* The real driver's function of entry `name` into `real`, or return what a missing entry
- * answers. */
-#define HOOK_REAL_OR_MISSING(name)                                                                 \
-    hook_pfn_##name real = (hook_pfn_##name)hook_real_fn(GPOOL_API_ID_##name);                     \
-    if (!real)                                                                                     \
-    return hook_real_missing(GPOOL_API_ID_##name)
-
-/* Ledger key tag of a library's module overhead (vram_overhead.c, cuLibraryLoad*). */
-#define HOOK_VRAM_KEY_LIBRARY (8ull << 60)
+/* vram_graph.c: whether stream s is being captured into a graph (per_thread: s is the argument
+ * of a _ptsz entry, whose stream 0 is the per-thread default stream). 0 when the driver cannot
+ * tell. */
+int hook_vram_stream_captured(CUstream s, int per_thread);
 
 /* vram_pool.c: stream-ordered pools, charged by what each pool holds on the device. Blocks are
  * recorded under their pointers (untagged) and stay charged after they are freed until the

@@ -163,6 +163,16 @@ static int driver_reserved(int dev, uint64_t *bytes)
     return 0;
 }
 
+int hook_vram_stream_captured(CUstream s, int per_thread)
+{
+    /* The _ptsz query for a _ptsz call: stream 0 is then the per-thread default stream. */
+    int id = per_thread ? GPOOL_API_ID_cuStreamIsCapturing_ptsz : GPOOL_API_ID_cuStreamIsCapturing;
+    hook_pfn_cuStreamIsCapturing fn = (hook_pfn_cuStreamIsCapturing)hook_real_fn(id);
+    CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+    /* An invalidated capture still makes the driver treat the stream as capturing. */
+    return fn && fn(s, &st) == CUDA_SUCCESS && st != CU_STREAM_CAPTURE_STATUS_NONE;
+}
+
 int hook_vram_call_captured(const struct hook_call *call)
 {
     CUstream s;
@@ -189,12 +199,7 @@ int hook_vram_call_captured(const struct hook_call *call)
     default:
         return 0;
     }
-    /* The _ptsz query for a _ptsz call: stream 0 is then the per-thread default stream. */
-    int id = per_thread ? GPOOL_API_ID_cuStreamIsCapturing_ptsz : GPOOL_API_ID_cuStreamIsCapturing;
-    hook_pfn_cuStreamIsCapturing fn = (hook_pfn_cuStreamIsCapturing)hook_real_fn(id);
-    CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
-    /* An invalidated capture still makes the driver treat the stream as capturing. */
-    return fn && fn(s, &st) == CUDA_SUCCESS && st != CU_STREAM_CAPTURE_STATUS_NONE;
+    return hook_vram_stream_captured(s, per_thread);
 }
 
 /* ---- Walking a graph ------------------------------------------------------------------------- */
@@ -601,16 +606,11 @@ static CUresult exec_reserve(CUgraphExec x, CUstream s, int per_thread, struct l
     CUresult res = exec_allocs(x, &allocs, &n);
     if (res != CUDA_SUCCESS || n == 0)
         return res;
-    int id = per_thread ? GPOOL_API_ID_cuStreamIsCapturing_ptsz : GPOOL_API_ID_cuStreamIsCapturing;
-    hook_pfn_cuStreamIsCapturing capturing = (hook_pfn_cuStreamIsCapturing)hook_real_fn(id);
-    CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
-    if (capturing && capturing(s, &st) == CUDA_SUCCESS && st != CU_STREAM_CAPTURE_STATUS_NONE) {
-        free(allocs);
-        return CUDA_SUCCESS;
+    if (!hook_vram_stream_captured(s, per_thread)) {
+        res = hook_vram_ledger(l);
+        if (res == CUDA_SUCCESS)
+            res = charges_reserve(*l, allocs, n, c, nc, what);
     }
-    res = hook_vram_ledger(l);
-    if (res == CUDA_SUCCESS)
-        res = charges_reserve(*l, allocs, n, c, nc, what);
     free(allocs);
     return res;
 }

@@ -99,12 +99,9 @@ static int overhead_charged(void)
  * know). CUDA_SUCCESS, or the driver's error for the name. Under overhead_lock. */
 static CUresult overhead_lookup(int dev, struct overhead_device *d)
 {
-    hook_pfn_cuDeviceGetName fn =
-        (hook_pfn_cuDeviceGetName)hook_real_fn(GPOOL_API_ID_cuDeviceGetName);
-    if (!fn)
-        return hook_real_missing(GPOOL_API_ID_cuDeviceGetName);
+    HOOK_REAL_OR_MISSING(cuDeviceGetName);
     char name[sizeof(d->model)] = "";
-    CUresult res = fn(name, (int)sizeof(name), (CUdevice)dev);
+    CUresult res = real(name, (int)sizeof(name), (CUdevice)dev);
     if (res != CUDA_SUCCESS)
         return res;
     name[sizeof(name) - 1] = 0;
@@ -225,13 +222,10 @@ static void overhead_credit(int dev, uint64_t key)
     struct ledger *l;
     if (hook_vram_ledger(&l) != CUDA_SUCCESS)
         return;
-    if (dev >= 0) {
+    if (dev >= 0)
         ledger_release(l, dev, key, NULL);
-        return;
-    }
-    for (int d = 0; d < ledger_device_count(l); d++)
-        if (ledger_release(l, d, key, NULL) == 0)
-            return;
+    else
+        hook_vram_release_any(l, -1, key);
 }
 
 /* cuCtxCreate (every version): a context's overhead on dev, key = the context. */

@@ -261,8 +261,12 @@ static void reconcile_all_locked(struct ledger *l)
 
 void hook_vram_pool_reconcile_all(void)
 {
+    /* Called on every synchronisation: with no freed block (always without a vGPU) this one
+     * load is all it costs. A freed block implies an open ledger. */
+    if (atomic_load_explicit(&vp.nfreed, memory_order_relaxed) == 0)
+        return;
     struct ledger *l = hook_vram_ledger_opened();
-    if (!l || atomic_load(&vp.nfreed) == 0)
+    if (!l)
         return;
     pthread_mutex_lock(&vp.lock);
     reconcile_all_locked(l);
@@ -285,12 +289,9 @@ CUresult hook_vram_pool_alloc_before(struct hook_call *call, uint64_t bytes)
         if (!h)
             return CUDA_SUCCESS; /* the driver refuses it */
     } else {
-        hook_pfn_cuDeviceGetMemPool cur =
-            (hook_pfn_cuDeviceGetMemPool)hook_real_fn(GPOOL_API_ID_cuDeviceGetMemPool);
-        if (!cur)
-            return hook_real_missing(GPOOL_API_ID_cuDeviceGetMemPool);
+        HOOK_REAL_OR_MISSING(cuDeviceGetMemPool);
         if ((res = hook_vram_current_device(&dev)) != CUDA_SUCCESS ||
-            (res = cur(&h, (CUdevice)dev)) != CUDA_SUCCESS)
+            (res = real(&h, (CUdevice)dev)) != CUDA_SUCCESS)
             return res;
     }
     pthread_mutex_lock(&vp.lock);
@@ -554,7 +555,7 @@ CUresult cuMemPoolSetAttribute(CUmemoryPool pool, CUmemPool_attribute attr, void
     do {                                                                                           \
         HOOK_REAL_OR_MISSING(name);                                                                \
         CUresult rc = real call_args;                                                              \
-        if (rc == CUDA_SUCCESS && hook_vram_cfg.enabled)                                           \
+        if (rc == CUDA_SUCCESS)                                                                    \
             hook_vram_pool_reconcile_all();                                                        \
         return rc;                                                                                 \
     } while (0)

@@ -97,18 +97,13 @@ void hook_vram_vmm_credit(CUmemGenericAllocationHandle h)
     struct ledger *l;
     if (!hook_vram_cfg.enabled || hook_vram_ledger(&l) != CUDA_SUCCESS)
         return;
-    uint64_t key = (uint64_t)h ^ HOOK_VRAM_KEY_VMM;
-    for (int d = 0; d < ledger_device_count(l); d++)
-        if (ledger_release(l, d, key, NULL) == 0)
-            return;
+    hook_vram_release_any(l, -1, (uint64_t)h ^ HOOK_VRAM_KEY_VMM);
 }
 
 CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle handle,
                   unsigned long long flags)
 {
-    hook_pfn_cuMemMap real = (hook_pfn_cuMemMap)hook_real_fn(GPOOL_API_ID_cuMemMap);
-    if (!real)
-        return hook_real_missing(GPOOL_API_ID_cuMemMap);
+    HOOK_REAL_OR_MISSING(cuMemMap);
     CUresult rc = real(ptr, size, offset, handle, flags);
     if (rc != CUDA_SUCCESS || !hook_vram_cfg.enabled)
         return rc;
@@ -138,9 +133,7 @@ CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAlloc
 
 CUresult cuMemUnmap(CUdeviceptr ptr, size_t size)
 {
-    hook_pfn_cuMemUnmap real = (hook_pfn_cuMemUnmap)hook_real_fn(GPOOL_API_ID_cuMemUnmap);
-    if (!real)
-        return hook_real_missing(GPOOL_API_ID_cuMemUnmap);
+    HOOK_REAL_OR_MISSING(cuMemUnmap);
     CUresult rc = real(ptr, size);
     if (rc != CUDA_SUCCESS || !hook_vram_cfg.enabled)
         return rc;
