@@ -169,8 +169,8 @@ int ledger_format(void *buf, size_t len, const char *name, const struct ledger_l
  * `count` is set (call with count = 1 once per launch, 0 when re-checking after a sleep). */
 uint64_t ledger_compute_wait(struct ledger *l, int dev, int count);
 
-/* Charges a kernel's measured GPU time to device dev's bucket. */
-void ledger_compute_charge(struct ledger *l, int dev, uint64_t duration_ns);
+/* Charges `count` launches of duration_ns of GPU time each to device dev's bucket (one lock). */
+void ledger_compute_charge(struct ledger *l, int dev, uint64_t duration_ns, uint64_t count);
 
 /* Corrects device dev's charges by delta_ns (> 0 more, < 0 a refund; see
  * limiter_bucket_adjust): the caller learnt from the device what its launches really took. Not a

@@ -176,8 +176,7 @@ static void charge(struct ledger *l, int dev, uint64_t ns, uint64_t n)
 {
     if (dev >= 0 && dev < LEDGER_MAX_DEVICES)
         comp.calib[dev].charged_since += (int64_t)(ns * n);
-    while (n--)
-        ledger_compute_charge(l, dev, ns);
+    ledger_compute_charge(l, dev, ns, n);
 }
 
 static uint64_t monotonic_ns(void)

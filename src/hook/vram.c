@@ -146,28 +146,6 @@ static void warn_if_disagrees(struct ledger *l)
 }
 
 /*
- * Dense FP16 tensor TFLOPs of the models the hook knows, by the name the driver reports
- * (cuDeviceGetName): the figures of src/sim/model.c, which are NVIDIA's published dense FP16
- * numbers for those boards.
- */
-static const struct {
-    const char *name;
-    double fp16_tflops;
-} tflops_models[] = {
-    {"NVIDIA H100 80GB HBM3", 989.4},
-    {"NVIDIA H100 PCIe", 756.0},
-    {"NVIDIA H200", 989.4},
-    {"NVIDIA A100-SXM4-40GB", 312.0},
-    {"NVIDIA A100-SXM4-80GB", 312.0},
-    {"NVIDIA A10", 125.0},
-    {"NVIDIA L4", 121.0},
-    {"NVIDIA L40S", 362.0},
-    {"NVIDIA GeForce RTX 4090", 165.2},
-    {"Tesla T4", 65.0},
-    {"Tesla V100-SXM2-16GB", 125.0},
-};
-
-/*
  * GPOOL_TFLOPS_LIMIT as a compute share of device 0 (the ledger holds one share for all its
  * devices): limit / the model's FP16 TFLOPs, as a whole percent rounded to nearest, at least 1
  * and at most 100. CUDA_SUCCESS and *pct, or CUDA_ERROR_INVALID_VALUE for a model the table
@@ -180,15 +158,13 @@ static CUresult tflops_to_pct(uint32_t *pct)
     CUresult res = real(name, (int)sizeof(name), 0);
     if (res != CUDA_SUCCESS)
         return res;
-    for (size_t i = 0; i < sizeof(tflops_models) / sizeof(tflops_models[0]); i++) {
-        if (strcmp(tflops_models[i].name, name) != 0)
-            continue;
-        double share = hook_vram_cfg.tflops / tflops_models[i].fp16_tflops * 100.0;
+    const struct hook_model *m = hook_model_find(name);
+    if (m) {
+        double share = hook_vram_cfg.tflops / m->fp16_tflops * 100.0;
         uint32_t p = share >= 100.0 ? 100 : (uint32_t)(share + 0.5);
         *pct = p < 1 ? 1 : p;
         LOG_INFO("hook", "vGPU '%s': GPOOL_TFLOPS_LIMIT %g of %s (%g FP16 TFLOPs) is %u%%",
-                 hook_vram_cfg.name, hook_vram_cfg.tflops, name, tflops_models[i].fp16_tflops,
-                 *pct);
+                 hook_vram_cfg.name, hook_vram_cfg.tflops, name, m->fp16_tflops, *pct);
         return CUDA_SUCCESS;
     }
     LOG_ERROR("hook",

@@ -124,4 +124,16 @@ void hook_vram_pool_trimmed(CUmemoryPool h);
 /* Reconciles every pool of this process holding freed blocks (synchronisations, cuMemGetInfo). */
 void hook_vram_pool_reconcile_all(void);
 
+/* models.c: what the hook knows of a GPU model, by the name cuDeviceGetName reports. */
+struct hook_model {
+    const char *name;
+    double fp16_tflops; /* dense FP16 tensor TFLOPs (GPOOL_TFLOPS_LIMIT) */
+    uint64_t ctx_bytes;    /* device memory a driver takes per context */
+    uint64_t module_bytes; /* ... and per loaded module */
+};
+/* The model called `name`, or NULL when the table does not know it. */
+const struct hook_model *hook_model_find(const char *name);
+/* The largest context and module figures of the table (what an unknown model is charged). */
+void hook_model_largest_overhead(uint64_t *ctx_bytes, uint64_t *module_bytes);
+
 #endif

@@ -19,7 +19,7 @@
  * creates and every module (or library) it loads; the vGPU charges a fixed figure for each,
  * reserved before the driver is called (past the cap the call answers CUDA_ERROR_OUT_OF_MEMORY
  * and the driver never sees it) and committed under the handle's tagged key once the driver
- * succeeded. The figures depend on the device model: overhead_models[] holds them by the name
+ * succeeded. The figures depend on the device model: models.c holds them by the name
  * the driver reports (cuDeviceGetName of the device the context is made on, or of the current
  * context's device for a load), looked up once per device. They are the figures of
  * src/sim/model.c, which approximate what a real driver takes; they are not measured per call,
@@ -35,33 +35,12 @@
  *                                  CUDA_ERROR_INVALID_VALUE (LOG_ERROR naming the value) without
  *                                  reaching the driver. Not read when GPOOL_VRAM_OVERHEAD=0.
  */
-#define MIB(x) ((uint64_t)(x) << 20)
-
-static const struct overhead_model {
-    const char *name; /* as cuDeviceGetName reports it */
-    uint64_t ctx_bytes;
-    uint64_t module_bytes;
-} overhead_models[] = {
-    {"NVIDIA H100 80GB HBM3", MIB(512), MIB(2)},
-    {"NVIDIA H100 PCIe", MIB(512), MIB(2)},
-    {"NVIDIA H200", MIB(512), MIB(2)},
-    {"NVIDIA A100-SXM4-40GB", MIB(416), MIB(2)},
-    {"NVIDIA A100-SXM4-80GB", MIB(416), MIB(2)},
-    {"NVIDIA A10", MIB(304), MIB(2)},
-    {"NVIDIA L4", MIB(304), MIB(2)},
-    {"NVIDIA L40S", MIB(304), MIB(2)},
-    {"NVIDIA GeForce RTX 4090", MIB(304), MIB(2)},
-    {"Tesla T4", MIB(256), MIB(2)},
-    {"Tesla V100-SXM2-16GB", MIB(304), MIB(2)},
-};
-#define OVERHEAD_MODEL_COUNT (sizeof(overhead_models) / sizeof(overhead_models[0]))
-
 enum overhead_kind { OVERHEAD_CTX, OVERHEAD_MODULE };
 
 /* Each device's figures, looked up on its first charge (under overhead_lock). */
 static struct overhead_device {
     int looked_up;
-    int known; /* the model is in overhead_models[] */
+    int known; /* the model is in models.c's table */
     uint64_t ctx_bytes, module_bytes;
     char model[256];
 } overhead_devices[LEDGER_MAX_DEVICES];
@@ -106,23 +85,16 @@ static CUresult overhead_lookup(int dev, struct overhead_device *d)
         return res;
     name[sizeof(name) - 1] = 0;
     memcpy(d->model, name, sizeof(name));
-    d->known = 0;
-    d->ctx_bytes = d->module_bytes = 0;
-    for (size_t i = 0; i < OVERHEAD_MODEL_COUNT; i++) {
-        const struct overhead_model *m = &overhead_models[i];
-        if (strcmp(m->name, name) == 0) {
-            d->known = 1;
-            d->ctx_bytes = m->ctx_bytes;
-            d->module_bytes = m->module_bytes;
-            break;
-        }
-        if (m->ctx_bytes > d->ctx_bytes)
-            d->ctx_bytes = m->ctx_bytes;
-        if (m->module_bytes > d->module_bytes)
-            d->module_bytes = m->module_bytes;
+    const struct hook_model *m = hook_model_find(name);
+    d->known = m != NULL;
+    if (m) {
+        d->ctx_bytes = m->ctx_bytes;
+        d->module_bytes = m->module_bytes;
+    } else {
+        hook_model_largest_overhead(&d->ctx_bytes, &d->module_bytes);
     }
     if (!d->known) {
-        /* The loop ran to the end: d holds the largest figures. Log each model once. */
+        /* Charged the table's largest figures. Log each model once. */
         int logged = 0;
         for (int i = 0; i < LEDGER_MAX_DEVICES && !logged; i++)
             logged = i != dev && overhead_devices[i].looked_up && !overhead_devices[i].known &&

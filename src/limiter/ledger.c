@@ -1200,13 +1200,15 @@ void ledger_compute_adjust(struct ledger *l, int dev, int64_t delta_ns)
     unlock(l);
 }
 
-void ledger_compute_charge(struct ledger *l, int dev, uint64_t duration_ns)
+void ledger_compute_charge(struct ledger *l, int dev, uint64_t duration_ns, uint64_t count)
 {
-    if (lock(l))
+    if (!count || lock(l))
         return;
-    limiter_bucket_charge(bucket_of(l, dev), duration_ns, l->clock.now_ns(l->clock.ctx));
-    l->hdr->stats.launches_charged++;
-    l->hdr->stats.gpu_ns_charged += duration_ns;
+    uint64_t total = count > UINT64_MAX / (duration_ns ? duration_ns : 1) ? UINT64_MAX
+                                                                         : duration_ns * count;
+    limiter_bucket_charge(bucket_of(l, dev), total, l->clock.now_ns(l->clock.ctx));
+    l->hdr->stats.launches_charged += count;
+    l->hdr->stats.gpu_ns_charged += total;
     unlock(l);
 }
 

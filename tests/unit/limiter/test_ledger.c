@@ -300,7 +300,7 @@ static void test_compute_bucket_shared(void **state)
     fake_now = limiter_monotonic_ns(NULL) + 1000000000ull;
     ledger_set_clock(l, (struct limiter_clock){fake_clock, NULL});
     assert_int_equal(ledger_compute_wait(l, 0, 1), 0);
-    ledger_compute_charge(l, 0, LIMITER_BURST_NS + 1000000);
+    ledger_compute_charge(l, 0, LIMITER_BURST_NS + 1000000, 1);
     assert_int_equal(ledger_compute_wait(l, 0, 1), 4000000); /* 1 ms of debt at 25% */
     fake_now += 1000000;
     assert_int_equal(ledger_compute_wait(l, 0, 0), 3000000);
@@ -321,11 +321,11 @@ static void test_compute_per_device(void **state)
     struct ledger *l = open_new("compute-dev", 0, 25);
     fake_now = limiter_monotonic_ns(NULL) + 1000000000ull;
     ledger_set_clock(l, (struct limiter_clock){fake_clock, NULL});
-    ledger_compute_charge(l, 0, LIMITER_BURST_NS + 2000000);
+    ledger_compute_charge(l, 0, LIMITER_BURST_NS + 2000000, 1);
     assert_int_equal(ledger_compute_wait(l, 0, 1), 8000000); /* 2 ms of debt at 25% */
     assert_int_equal(ledger_compute_wait(l, 1, 1), 0);       /* device 1 owes nothing */
     assert_int_equal(ledger_compute_wait(l, 7, 0), 8000000); /* not covered: device 0's */
-    ledger_compute_charge(l, 1, LIMITER_BURST_NS + 1000000);
+    ledger_compute_charge(l, 1, LIMITER_BURST_NS + 1000000, 1);
     assert_int_equal(ledger_compute_wait(l, 1, 1), 4000000);
     assert_int_equal(ledger_compute_wait(l, 0, 0), 8000000);
     ledger_set_limits(l, &(struct ledger_limits){.compute_pct = 50}, NULL);
