@@ -448,77 +448,29 @@ out:
     return sim_nvml_leave(rc);
 }
 
-/* Every live process using the device, with the device memory charged to it (v1 entries). */
-SIM_NVML_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t device,
-                                                                  unsigned int *infoCount,
-                                                                  nvmlProcessInfo_v1_t *infos)
-{
-    return running_processes(device, infoCount, infos, PROC_V1, 1);
-}
+/* The *RunningProcesses entry points, one row each: name, entry type (the prototype is
+ * (nvmlDevice_t, unsigned int *infoCount, entry *infos)), entry layout, and whether the query lists
+ * every live process using the device with the device memory charged to it (compute) or none
+ * (graphics and MPS clients: the sim runs no such work). v1 entries are the legacy form, v2 add
+ * the MIG ids, v3 are the current form (laid out as v2). */
+#define RUNNING_PROCESS_QUERIES(XX)                                                                \
+    XX(nvmlDeviceGetComputeRunningProcesses, nvmlProcessInfo_v1_t, PROC_V1, 1)                     \
+    XX(nvmlDeviceGetComputeRunningProcesses_v2, nvmlProcessInfo_v2_t, PROC_V2, 1)                  \
+    XX(nvmlDeviceGetComputeRunningProcesses_v3, nvmlProcessInfo_t, PROC_V3, 1)                     \
+    XX(nvmlDeviceGetGraphicsRunningProcesses, nvmlProcessInfo_v1_t, PROC_V1, 0)                    \
+    XX(nvmlDeviceGetGraphicsRunningProcesses_v2, nvmlProcessInfo_v2_t, PROC_V2, 0)                 \
+    XX(nvmlDeviceGetGraphicsRunningProcesses_v3, nvmlProcessInfo_t, PROC_V3, 0)                    \
+    XX(nvmlDeviceGetMPSComputeRunningProcesses, nvmlProcessInfo_v1_t, PROC_V1, 0)                  \
+    XX(nvmlDeviceGetMPSComputeRunningProcesses_v2, nvmlProcessInfo_v2_t, PROC_V2, 0)               \
+    XX(nvmlDeviceGetMPSComputeRunningProcesses_v3, nvmlProcessInfo_t, PROC_V3, 0)
 
-/* The same with v2 entries. */
-SIM_NVML_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t device,
-                                                                     unsigned int *infoCount,
-                                                                     nvmlProcessInfo_v2_t *infos)
-{
-    return running_processes(device, infoCount, infos, PROC_V2, 1);
-}
-
-/* The same with current (v3) entries. */
-SIM_NVML_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device,
-                                                                     unsigned int *infoCount,
-                                                                     nvmlProcessInfo_t *infos)
-{
-    return running_processes(device, infoCount, infos, PROC_V3, 1);
-}
-
-/* Graphics processes: none on the sim (v1 entries). */
-SIM_NVML_EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses(nvmlDevice_t device,
-                                                                   unsigned int *infoCount,
-                                                                   nvmlProcessInfo_v1_t *infos)
-{
-    return running_processes(device, infoCount, infos, PROC_V1, 0);
-}
-
-/* Graphics processes: none on the sim (v2 entries). */
-SIM_NVML_EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t device,
-                                                                      unsigned int *infoCount,
-                                                                      nvmlProcessInfo_v2_t *infos)
-{
-    return running_processes(device, infoCount, infos, PROC_V2, 0);
-}
-
-/* Graphics processes: none on the sim (current entries). */
-SIM_NVML_EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t device,
-                                                                      unsigned int *infoCount,
-                                                                      nvmlProcessInfo_t *infos)
-{
-    return running_processes(device, infoCount, infos, PROC_V3, 0);
-}
-
-/* MPS clients: none on the sim (v1 entries). */
-SIM_NVML_EXPORT nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses(nvmlDevice_t device,
-                                                                     unsigned int *infoCount,
-                                                                     nvmlProcessInfo_v1_t *infos)
-{
-    return running_processes(device, infoCount, infos, PROC_V1, 0);
-}
-
-/* MPS clients: none on the sim (v2 entries). */
-SIM_NVML_EXPORT nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses_v2(nvmlDevice_t device,
-                                                                        unsigned int *infoCount,
-                                                                        nvmlProcessInfo_v2_t *infos)
-{
-    return running_processes(device, infoCount, infos, PROC_V2, 0);
-}
-
-/* MPS clients: none on the sim (current entries). */
-SIM_NVML_EXPORT nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses_v3(nvmlDevice_t device,
-                                                                        unsigned int *infoCount,
-                                                                        nvmlProcessInfo_t *infos)
-{
-    return running_processes(device, infoCount, infos, PROC_V3, 0);
-}
+#define RUNNING_PROCESS_QUERY_(name, entry, layout, compute)                                       \
+    SIM_NVML_EXPORT nvmlReturn_t name(nvmlDevice_t device, unsigned int *infoCount, entry *infos)  \
+    {                                                                                              \
+        return running_processes(device, infoCount, infos, layout, compute);                       \
+    }
+RUNNING_PROCESS_QUERIES(RUNNING_PROCESS_QUERY_)
+#undef RUNNING_PROCESS_QUERY_
 
 /* The compute capability of the model. */
 SIM_NVML_EXPORT nvmlReturn_t nvmlDeviceGetCudaComputeCapability(nvmlDevice_t device, int *major,

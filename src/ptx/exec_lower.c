@@ -285,6 +285,29 @@ static int pred_slot(struct lower *L, const struct ptx_operand *o, uint32_t *slo
     return 0;
 }
 
+/* A predicate source operand: its slot in *slot, and negflag (XF_ANEG, XF_BNEG or XF_CNEG) set
+ * in x->fl when it is written !%p. */
+static int pred_src(struct lower *L, const struct ptx_operand *o, uint32_t *slot, struct xinsn *x,
+                    uint8_t negflag)
+{
+    int neg = 0, r = pred_slot(L, o, slot, &neg);
+    if (!r && neg)
+        x->fl |= negflag;
+    return r;
+}
+
+/* The predicate half of a "d|p" destination pair (setp, shfl.sync, match.all) when the
+ * instruction has one: its slot in x->aux, else UINT32_MAX there. *k indexes the operand and
+ * moves past it. */
+static int pair_dest(struct lower *L, unsigned *k, struct xinsn *x)
+{
+    int neg;
+    x->aux = UINT32_MAX;
+    if (!(L->pi->flags & PTX_F_PAIR_DEST))
+        return 0;
+    return pred_slot(L, &L->pi->ops[(*k)++], &x->aux, &neg);
+}
+
 static int is_signed_t(unsigned t)
 {
     return t == PTX_T_S8 || t == PTX_T_S16 || t == PTX_T_S32 || t == PTX_T_S64;
@@ -300,6 +323,25 @@ static int is_half_t(unsigned t)
     return t == PTX_T_F16 || t == PTX_T_F16X2 || t == PTX_T_BF16 || t == PTX_T_BF16X2;
 }
 
+/* The run-time space of an access in PTX state space space; a .param access is to the kernel's
+ * parameters in a kernel, to the frame (local memory) in a function. */
+static uint8_t access_sp(unsigned space, int kernel)
+{
+    switch (space) {
+    case PTX_SPACE_GLOBAL:
+    case PTX_SPACE_CONST:
+        return SP_GLOBAL;
+    case PTX_SPACE_SHARED:
+        return SP_SHARED;
+    case PTX_SPACE_LOCAL:
+        return SP_LOCAL;
+    case PTX_SPACE_PARAM:
+        return kernel ? SP_KPARAM : SP_LOCAL;
+    default:
+        return SP_GENERIC;
+    }
+}
+
 /* Memory address operand -> am/sp/a/imm of x. */
 static int lower_addr(struct lower *L, const struct ptx_operand *o, unsigned space, struct xinsn *x)
 {
@@ -310,57 +352,20 @@ static int lower_addr(struct lower *L, const struct ptx_operand *o, unsigned spa
     if (o->sym != PTX_SYM_NONE || o->rclass == 0xff) {
         if ((r = lower_symaddr(L, o, x)))
             return r;
+        /* A symbol's access keeps the space lower_symaddr gave it (with a generic access too,
+         * it translates in the symbol's own space); an absolute address is in the instruction's
+         * own space, a function's .param one relative to its frame. */
         if (o->sym == PTX_SYM_NONE) {
-            /* Absolute address: in the instruction's own space. */
-            switch (space) {
-            case PTX_SPACE_GLOBAL:
-            case PTX_SPACE_CONST:
-                x->sp = SP_GLOBAL;
-                break;
-            case PTX_SPACE_SHARED:
-                x->sp = SP_SHARED;
-                break;
-            case PTX_SPACE_LOCAL:
-                x->sp = SP_LOCAL;
-                break;
-            case PTX_SPACE_PARAM:
-                if (kernel) {
-                    x->sp = SP_KPARAM;
-                } else {
-                    x->am = AM_FP;
-                    x->sp = SP_LOCAL;
-                }
-                break;
-            default:
-                x->sp = SP_GENERIC;
-            }
-        } else if (space == PTX_SPACE_GENERIC) {
-            /* A symbol used with a generic access: give the generic form of its address. */
-            if (x->sp == SP_SHARED || x->sp == SP_LOCAL || x->sp == SP_KPARAM)
-                x->sp = x->sp; /* the access translates in the symbol's own space */
+            x->sp = access_sp(space, kernel);
+            if (space == PTX_SPACE_PARAM && !kernel)
+                x->am = AM_FP;
         }
         return 0;
     }
     x->am = AM_REG;
     x->a = L->base[o->rclass] + o->index;
     x->imm = o->imm;
-    switch (space) {
-    case PTX_SPACE_GLOBAL:
-    case PTX_SPACE_CONST:
-        x->sp = SP_GLOBAL;
-        break;
-    case PTX_SPACE_SHARED:
-        x->sp = SP_SHARED;
-        break;
-    case PTX_SPACE_LOCAL:
-        x->sp = SP_LOCAL;
-        break;
-    case PTX_SPACE_PARAM:
-        x->sp = kernel ? SP_KPARAM : SP_LOCAL;
-        break;
-    default:
-        x->sp = SP_GENERIC;
-    }
+    x->sp = access_sp(space, kernel);
     return 0;
 }
 
@@ -450,11 +455,7 @@ static int lower_mov(struct lower *L, struct xinsn *x)
             x->w = 1;
             return 0;
         }
-        if ((r = pred_slot(L, s, &x->a, &neg)))
-            return r;
-        if (neg)
-            x->fl |= XF_ANEG;
-        return 0;
+        return pred_src(L, s, &x->a, x, XF_ANEG);
     }
     if (d->kind == PTX_OPND_VEC) {
         uint32_t idx = 0, n = 0;
@@ -503,6 +504,45 @@ static int lower_mov(struct lower *L, struct xinsn *x)
     return src_slot(L, s, bytes, &x->a);
 }
 
+/* The warp-wide fast paths of the arithmetic ops that have them: the 32/64-bit integer forms,
+ * taken when the modifiers are exactly int_flags (none for add/sub, .lo for mul/mad); the
+ * .wide.s32/.wide.u32 forms; and the f32/f64 forms, taken for round-to-nearest with no other
+ * modifier. X_ALU where the op has no such form. */
+static const struct arith_fast {
+    unsigned op, int_flags;
+    uint16_t i32, i64, wide_s32, wide_u32, f32, f64;
+} arith_fast[] = {
+    {PTX_OP_ADD, 0, X_ADD32, X_ADD64, X_ALU, X_ALU, X_ADDF32, X_ADDF64},
+    {PTX_OP_SUB, 0, X_SUB32, X_SUB64, X_ALU, X_ALU, X_SUBF32, X_SUBF64},
+    {PTX_OP_MUL, PTX_F_LO, X_MULLO32, X_MULLO64, X_MULWIDE_S32, X_MULWIDE_U32, X_MULF32, X_MULF64},
+    {PTX_OP_MAD, PTX_F_LO, X_MADLO32, X_MADLO64, X_MADWIDE_S32, X_MADWIDE_U32, X_FMAF32, X_FMAF64},
+    {PTX_OP_FMA, 0, X_ALU, X_ALU, X_ALU, X_ALU, X_FMAF32, X_FMAF64},
+};
+
+/* The lowered opcode of arithmetic op on type t with modifiers f (rn: round to nearest). */
+static uint16_t arith_fast_path(unsigned op, unsigned t, unsigned f, int rn)
+{
+    int isint = t == PTX_T_S32 || t == PTX_T_U32 || t == PTX_T_B32 || t == PTX_T_S64 ||
+                t == PTX_T_U64 || t == PTX_T_B64;
+    for (size_t i = 0; i < sizeof(arith_fast) / sizeof(arith_fast[0]); i++) {
+        const struct arith_fast *a = &arith_fast[i];
+        if (a->op != op)
+            continue;
+        if (isint && f == a->int_flags)
+            return ptx_type_size(t) == 8 ? a->i64 : a->i32;
+        if (f == PTX_F_WIDE && t == PTX_T_S32)
+            return a->wide_s32;
+        if (f == PTX_F_WIDE && t == PTX_T_U32)
+            return a->wide_u32;
+        if (rn && !f && t == PTX_T_F32)
+            return a->f32;
+        if (rn && !f && t == PTX_T_F64)
+            return a->f64;
+        break;
+    }
+    return X_ALU;
+}
+
 static int lower_alu(struct lower *L, struct xinsn *x)
 {
     const struct ptx_insn *pi = L->pi;
@@ -534,56 +574,10 @@ static int lower_alu(struct lower *L, struct xinsn *x)
     x->op = X_ALU;
     /* Pick a warp-wide fast path where one exists. */
     unsigned f = pi->flags & ~(PTX_F_GUARD_NEG | PTX_F_CACHE);
-    int isint = t == PTX_T_S32 || t == PTX_T_U32 || t == PTX_T_B32 || t == PTX_T_S64 ||
-                t == PTX_T_U64 || t == PTX_T_B64;
-    int w64 = bytes == 8;
     int rn = pi->rnd == PTX_RND_NONE || pi->rnd == PTX_RND_RN;
     switch (pi->op) {
-    case PTX_OP_ADD:
-        if (isint && !f)
-            x->op = w64 ? X_ADD64 : X_ADD32;
-        else if (t == PTX_T_F32 && rn && !f)
-            x->op = X_ADDF32;
-        else if (t == PTX_T_F64 && rn && !f)
-            x->op = X_ADDF64;
-        break;
-    case PTX_OP_SUB:
-        if (isint && !f)
-            x->op = w64 ? X_SUB64 : X_SUB32;
-        else if (t == PTX_T_F32 && rn && !f)
-            x->op = X_SUBF32;
-        else if (t == PTX_T_F64 && rn && !f)
-            x->op = X_SUBF64;
-        break;
-    case PTX_OP_MUL:
-        if (isint && f == PTX_F_LO)
-            x->op = w64 ? X_MULLO64 : X_MULLO32;
-        else if (f == PTX_F_WIDE && t == PTX_T_S32)
-            x->op = X_MULWIDE_S32;
-        else if (f == PTX_F_WIDE && t == PTX_T_U32)
-            x->op = X_MULWIDE_U32;
-        else if (t == PTX_T_F32 && rn && !f)
-            x->op = X_MULF32;
-        else if (t == PTX_T_F64 && rn && !f)
-            x->op = X_MULF64;
-        break;
-    case PTX_OP_MAD:
-        if (isint && f == PTX_F_LO)
-            x->op = w64 ? X_MADLO64 : X_MADLO32;
-        else if (f == PTX_F_WIDE && t == PTX_T_S32)
-            x->op = X_MADWIDE_S32;
-        else if (f == PTX_F_WIDE && t == PTX_T_U32)
-            x->op = X_MADWIDE_U32;
-        else if (t == PTX_T_F32 && rn && !f)
-            x->op = X_FMAF32;
-        else if (t == PTX_T_F64 && rn && !f)
-            x->op = X_FMAF64;
-        break;
-    case PTX_OP_FMA:
-        if (t == PTX_T_F32 && rn && !f)
-            x->op = X_FMAF32;
-        else if (t == PTX_T_F64 && rn && !f)
-            x->op = X_FMAF64;
+    case PTX_OP_ADD: case PTX_OP_SUB: case PTX_OP_MUL: case PTX_OP_MAD: case PTX_OP_FMA:
+        x->op = arith_fast_path(pi->op, t, f, rn);
         break;
     case PTX_OP_AND:
         x->op = X_AND;
@@ -618,23 +612,16 @@ static int lower_setp(struct lower *L, struct xinsn *x)
     unsigned t = pi->type;
     int r, neg = 0;
     unsigned k = 0;
-    if ((r = pred_slot(L, &pi->ops[k++], &x->d, &neg)))
+    if ((r = pred_slot(L, &pi->ops[k++], &x->d, &neg)) || (r = pair_dest(L, &k, x)))
         return r;
-    x->aux = UINT32_MAX;
-    if (pi->flags & PTX_F_PAIR_DEST) {
-        if ((r = pred_slot(L, &pi->ops[k++], &x->aux, &neg)))
-            return r;
-    }
     unsigned bytes = ptx_type_size(t);
     if ((r = src_slot(L, &pi->ops[k++], bytes, &x->a)) ||
         (r = src_slot(L, &pi->ops[k++], bytes, &x->b)))
         return r;
     x->c = UINT32_MAX;
     if (k < pi->nops) {
-        if ((r = pred_slot(L, &pi->ops[k], &x->c, &neg)))
+        if ((r = pred_src(L, &pi->ops[k], &x->c, x, XF_CNEG)))
             return r;
-        if (neg)
-            x->fl |= XF_CNEG;
         if (pi->boolop == PTX_BOOL_NONE)
             return unsupported(L);
     }
@@ -679,7 +666,6 @@ static int lower_insn(struct lower *L)
         r = lower_alu(L, &x);
         break;
     case PTX_OP_TESTP:
-        x.op = X_ALU;
         if (!xalu_supported(pi))
             return unsupported(L);
         if ((r = pred_slot(L, &pi->ops[0], &x.d, &neg)))
@@ -696,18 +682,10 @@ static int lower_insn(struct lower *L)
             x.op = X_PLOGIC;
             x.w = (uint8_t)pi->op;
             if ((r = pred_slot(L, &pi->ops[0], &x.d, &neg)) ||
-                (r = pred_slot(L, &pi->ops[1], &x.a, &neg)))
+                (r = pred_src(L, &pi->ops[1], &x.a, &x, XF_ANEG)))
                 return r;
-            if (neg)
-                x.fl |= XF_ANEG;
-            if (pi->op != PTX_OP_NOT) {
-                if ((r = pred_slot(L, &pi->ops[2], &x.b, &neg)))
-                    return r;
-                if (neg)
-                    x.fl |= XF_BNEG;
-            }
-        } else if (pi->op == PTX_OP_NOT) {
-            r = lower_alu(L, &x);
+            if (pi->op != PTX_OP_NOT)
+                r = pred_src(L, &pi->ops[2], &x.b, &x, XF_BNEG);
         } else {
             r = lower_alu(L, &x);
         }
@@ -723,12 +701,8 @@ static int lower_insn(struct lower *L)
             (r = src_slot(L, &pi->ops[2], ptx_type_size(st), &x.b)))
             return r;
         x.c = UINT32_MAX;
-        if (pi->nops > 3) {
-            if ((r = pred_slot(L, &pi->ops[3], &x.c, &neg)))
-                return r;
-            if (neg)
-                x.fl |= XF_CNEG;
-        }
+        if (pi->nops > 3 && (r = pred_src(L, &pi->ops[3], &x.c, &x, XF_CNEG)))
+            return r;
         x.op = X_SET;
         x.am = pi->boolop;
         break;
@@ -739,10 +713,8 @@ static int lower_insn(struct lower *L)
         if ((r = dst_slot(L, &pi->ops[0], &x.d)) ||
             (r = src_slot(L, &pi->ops[1], x.w, &x.a)) ||
             (r = src_slot(L, &pi->ops[2], x.w, &x.b)) ||
-            (r = pred_slot(L, &pi->ops[3], &x.c, &neg)))
+            (r = pred_src(L, &pi->ops[3], &x.c, &x, XF_CNEG)))
             return r;
-        if (neg)
-            x.fl |= XF_CNEG;
         break;
     case PTX_OP_SLCT:
         x.op = X_SLCT;
@@ -845,11 +817,7 @@ static int lower_insn(struct lower *L)
         /* The operation, checked here so nothing unknown runs. */
         int isf = pi->type == PTX_T_F32 || pi->type == PTX_T_F64 || is_half_t(pi->type);
         switch (pi->mode) {
-        case PTX_ATOM_ADD: break;
-        case PTX_ATOM_MIN: case PTX_ATOM_MAX:
-            if (isf && pi->type != PTX_T_F32 && pi->type != PTX_T_F64 && !is_half_t(pi->type))
-                return unsupported(L);
-            break;
+        case PTX_ATOM_ADD: case PTX_ATOM_MIN: case PTX_ATOM_MAX: break;
         case PTX_ATOM_INC: case PTX_ATOM_DEC:
             if (pi->type != PTX_T_U32)
                 return unsupported(L);
@@ -957,10 +925,8 @@ static int lower_insn(struct lower *L)
                 return r;
             if (k >= pi->nops)
                 return unsupported(L);
-            if ((r = pred_slot(L, &pi->ops[k], &x.c, &neg)))
+            if ((r = pred_src(L, &pi->ops[k], &x.c, &x, XF_CNEG)))
                 return r;
-            if (neg)
-                x.fl |= XF_CNEG;
         } else if (left >= 1) {
             if ((r = src_slot(L, &pi->ops[k], 4, &x.b)))
                 return r;
@@ -984,13 +950,8 @@ static int lower_insn(struct lower *L)
         unsigned k = 0;
         x.op = X_SHFL;
         x.w = pi->mode;
-        if ((r = dst_slot(L, &pi->ops[k++], &x.d)))
+        if ((r = dst_slot(L, &pi->ops[k++], &x.d)) || (r = pair_dest(L, &k, &x)))
             return r;
-        x.aux = UINT32_MAX;
-        if (pi->flags & PTX_F_PAIR_DEST) {
-            if ((r = pred_slot(L, &pi->ops[k++], &x.aux, &neg)))
-                return r;
-        }
         if (pi->nops - k < 3)
             return unsupported(L);
         if ((r = src_slot(L, &pi->ops[k++], 4, &x.a)) ||
@@ -1008,23 +969,15 @@ static int lower_insn(struct lower *L)
             r = pred_slot(L, &pi->ops[0], &x.d, &neg);
         if (r)
             return r;
-        if ((r = pred_slot(L, &pi->ops[1], &x.a, &neg)))
-            return r;
-        if (neg)
-            x.fl |= XF_ANEG;
+        r = pred_src(L, &pi->ops[1], &x.a, &x, XF_ANEG);
         break;
     case PTX_OP_MATCH: {
         unsigned k = 0;
         x.op = X_MATCH;
         x.w = pi->mode;
         x.sp = (uint8_t)ptx_type_size(pi->type);
-        if ((r = dst_slot(L, &pi->ops[k++], &x.d)))
+        if ((r = dst_slot(L, &pi->ops[k++], &x.d)) || (r = pair_dest(L, &k, &x)))
             return r;
-        x.aux = UINT32_MAX;
-        if (pi->flags & PTX_F_PAIR_DEST) {
-            if ((r = pred_slot(L, &pi->ops[k++], &x.aux, &neg)))
-                return r;
-        }
         if ((r = src_slot(L, &pi->ops[k], x.sp, &x.a)))
             return r;
         if (pi->mode != PTX_VOTE_ALL && pi->mode != PTX_VOTE_ANY)

@@ -296,6 +296,15 @@ static double two_sum(double a, double b, double *lo)
     return s;
 }
 
+/* The sign of an exact zero sum hi = a + b (IEEE 754 6.3): the host's round-to-nearest gives +0
+ * unless both addends are -0; under .rm it is -0 unless both are +0. */
+static double zero_sum_sign(double hi, double a, double b, unsigned r)
+{
+    if (hi == 0 && r == R_M && !(a == 0 && b == 0 && !signbit(a) && !signbit(b)))
+        return -0.0;
+    return hi;
+}
+
 /* Applies the result modifiers: .ftz (subnormal result to signed zero), .sat ([0, 1], NaN to
  * +0), .relu (negative to +0, NaN canonical), .satfinite (|x| > MAX_NORM to signed MAX_NORM, NaN
  * stays NaN). */
@@ -444,11 +453,10 @@ static uint64_t arith_lane(int f, unsigned op, unsigned rnd, unsigned flags, uin
     int tail = 0;
     switch (op) {
     case PTX_OP_ADD:
-        /* Exact: TwoSum; the zero sign rules are fixed below for .rm. */
+        /* Exact: TwoSum, then the sign an exact zero takes under .rm. */
         hi = two_sum(x, y, &lo);
         tail = tail_of(hi, lo);
-        if (hi == 0 && !isnan(hi) && r == R_M && !(x == 0 && y == 0 && !signbit(x) && !signbit(y)))
-            hi = -0.0;
+        hi = zero_sum_sign(hi, x, y, r);
         break;
     case PTX_OP_MUL:
         /* Exact in double: two 24-bit significands give at most 48 bits and the exponent range
@@ -474,8 +482,7 @@ static uint64_t arith_lane(int f, unsigned op, unsigned rnd, unsigned flags, uin
         double p = x * y; /* exact, as for MUL */
         hi = two_sum(p, z, &lo);
         tail = tail_of(hi, lo);
-        if (hi == 0 && !isnan(hi) && r == R_M && !(p == 0 && z == 0 && !signbit(p) && !signbit(z)))
-            hi = -0.0;
+        hi = zero_sum_sign(hi, p, z, r);
         break;
     }
     }
@@ -744,6 +751,16 @@ static double round_integral(double x, unsigned r)
     }
 }
 
+/* The value of cvt's float source src of format sf. "cvt": .ftz flushes single-precision
+ * subnormal inputs only. */
+static double cvt_source(int sf, unsigned flags, uint64_t src)
+{
+    src &= fmt_mask(sf);
+    if ((flags & PTX_F_FTZ) && sf == FMT_F32)
+        src = flush(sf, src);
+    return to_double(sf, src);
+}
+
 static uint64_t cvt_float_to_int(unsigned dtype, double x, unsigned r)
 {
     /* "cvt": float-to-integer conversions saturate to the destination range (so .sat is
@@ -804,10 +821,7 @@ static uint64_t cvt_to_float(int df, unsigned stype, unsigned rnd, unsigned flag
         res = mag ? round_pack(df, neg, mag, 0, false, r) : 0;
         return finish(df, res, oflags);
     }
-    src &= fmt_mask(sf);
-    if ((flags & PTX_F_FTZ) && sf == FMT_F32)
-        src = flush(sf, src);
-    double x = to_double(sf, src);
+    double x = cvt_source(sf, flags, src);
     if (is_int_rnd(rnd)) {
         /* "cvt": .rni/.rzi/.rmi/.rpi round a float to an integral value of the same type. */
         x = round_integral(x, r);
@@ -841,10 +855,7 @@ uint64_t ptx_fp_cvt(unsigned dtype, unsigned stype, unsigned rnd, unsigned flags
     if (sf < 0)
         return cvt_int_to_int(dtype, stype, flags, src);
     /* Float to integer: an integer rounding modifier is required; absent, round toward zero. */
-    src &= fmt_mask(sf);
-    if ((flags & PTX_F_FTZ) && sf == FMT_F32)
-        src = flush(sf, src);
-    return cvt_float_to_int(dtype, to_double(sf, src),
+    return cvt_float_to_int(dtype, cvt_source(sf, flags, src),
                             rnd == PTX_RND_NONE ? R_Z : base_rnd(rnd));
 }
 
