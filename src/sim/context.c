@@ -161,6 +161,16 @@ static CUresult ctx_or_current(CUcontext ctx, struct CUctx_st **out)
     return res;
 }
 
+/* The context a query names (NULL: the current one) in *out, and CUDA_ERROR_INVALID_VALUE when
+ * answer, where the query's answer goes, is NULL; a context error comes first. */
+static CUresult ctx_query(CUcontext ctx, const void *answer, struct CUctx_st **out)
+{
+    CUresult res = ctx_or_current(ctx, out);
+    if (res == CUDA_SUCCESS && !answer)
+        res = CUDA_ERROR_INVALID_VALUE;
+    return res;
+}
+
 static CUresult check_ctx_flags(unsigned int flags)
 {
     if (flags & ~(unsigned int)CU_CTX_FLAGS_MASK)
@@ -463,40 +473,27 @@ EXPORT CUresult cuCtxGetCurrent(CUcontext *pctx)
 /* The device of the current context. */
 EXPORT CUresult cuCtxGetDevice(CUdevice *device)
 {
-    struct CUctx_st *ctx;
-    CUresult res = sim_ctx_current(&ctx);
-    if (res != CUDA_SUCCESS)
-        return res;
-    if (!device)
-        return CUDA_ERROR_INVALID_VALUE;
-    *device = ctx->device;
-    return CUDA_SUCCESS;
+    return cuCtxGetDevice_v2(device, NULL);
 }
 
 /* The device of ctx (NULL: the current context). */
 EXPORT CUresult cuCtxGetDevice_v2(CUdevice *device, CUcontext ctx)
 {
     struct CUctx_st *c;
-    CUresult res = ctx_or_current(ctx, &c);
-    if (res != CUDA_SUCCESS)
-        return res;
-    if (!device)
-        return CUDA_ERROR_INVALID_VALUE;
-    *device = c->device;
-    return CUDA_SUCCESS;
+    CUresult res = ctx_query(ctx, device, &c);
+    if (res == CUDA_SUCCESS)
+        *device = c->device;
+    return res;
 }
 
 /* The flags of the current context. */
 EXPORT CUresult cuCtxGetFlags(unsigned int *flags)
 {
     struct CUctx_st *ctx;
-    CUresult res = sim_ctx_current(&ctx);
-    if (res != CUDA_SUCCESS)
-        return res;
-    if (!flags)
-        return CUDA_ERROR_INVALID_VALUE;
-    *flags = ctx->flags;
-    return CUDA_SUCCESS;
+    CUresult res = ctx_query(NULL, flags, &ctx);
+    if (res == CUDA_SUCCESS)
+        *flags = ctx->flags;
+    return res;
 }
 
 /* Replaces the flags of the current context (and of its device's primary context settings
@@ -522,26 +519,20 @@ EXPORT CUresult cuCtxSetFlags(unsigned int flags)
 EXPORT CUresult cuCtxGetId(CUcontext ctx, unsigned long long *ctxId)
 {
     struct CUctx_st *c;
-    CUresult res = ctx_or_current(ctx, &c);
-    if (res != CUDA_SUCCESS)
-        return res;
-    if (!ctxId)
-        return CUDA_ERROR_INVALID_VALUE;
-    *ctxId = c->id;
-    return CUDA_SUCCESS;
+    CUresult res = ctx_query(ctx, ctxId, &c);
+    if (res == CUDA_SUCCESS)
+        *ctxId = c->id;
+    return res;
 }
 
 /* The API version of ctx (NULL: the current context): 3020, as every modern context reports. */
 EXPORT CUresult cuCtxGetApiVersion(CUcontext ctx, unsigned int *version)
 {
     struct CUctx_st *c;
-    CUresult res = ctx_or_current(ctx, &c);
-    if (res != CUDA_SUCCESS)
-        return res;
-    if (!version)
-        return CUDA_ERROR_INVALID_VALUE;
-    *version = CTX_API_VERSION;
-    return CUDA_SUCCESS;
+    CUresult res = ctx_query(ctx, version, &c);
+    if (res == CUDA_SUCCESS)
+        *version = CTX_API_VERSION;
+    return res;
 }
 
 /* Waits for all work of the current context. */
@@ -627,11 +618,9 @@ EXPORT CUresult cuCtxSetLimit(CUlimit limit, size_t value)
 EXPORT CUresult cuCtxGetLimit(size_t *pvalue, CUlimit limit)
 {
     struct CUctx_st *ctx;
-    CUresult res = sim_ctx_current(&ctx);
+    CUresult res = ctx_query(NULL, pvalue, &ctx);
     if (res != CUDA_SUCCESS)
         return res;
-    if (!pvalue)
-        return CUDA_ERROR_INVALID_VALUE;
     const struct sim_model *m;
     res = sim_device_check(ctx->device, &m);
     if (res != CUDA_SUCCESS)
@@ -681,13 +670,10 @@ EXPORT CUresult cuCtxGetStreamPriorityRange(int *leastPriority, int *greatestPri
 EXPORT CUresult cuCtxGetCacheConfig(CUfunc_cache *pconfig)
 {
     struct CUctx_st *ctx;
-    CUresult res = sim_ctx_current(&ctx);
-    if (res != CUDA_SUCCESS)
-        return res;
-    if (!pconfig)
-        return CUDA_ERROR_INVALID_VALUE;
-    *pconfig = impl_of(ctx)->cache_config;
-    return CUDA_SUCCESS;
+    CUresult res = ctx_query(NULL, pconfig, &ctx);
+    if (res == CUDA_SUCCESS)
+        *pconfig = impl_of(ctx)->cache_config;
+    return res;
 }
 
 /* Records the current context's cache preference. */
@@ -713,13 +699,10 @@ EXPORT CUresult cuCtxSetCacheConfig(CUfunc_cache config)
 EXPORT CUresult cuCtxGetSharedMemConfig(CUsharedconfig *pConfig)
 {
     struct CUctx_st *ctx;
-    CUresult res = sim_ctx_current(&ctx);
-    if (res != CUDA_SUCCESS)
-        return res;
-    if (!pConfig)
-        return CUDA_ERROR_INVALID_VALUE;
-    *pConfig = CU_SHARED_MEM_CONFIG_FOUR_BYTE_BANK_SIZE;
-    return CUDA_SUCCESS;
+    CUresult res = ctx_query(NULL, pConfig, &ctx);
+    if (res == CUDA_SUCCESS)
+        *pConfig = CU_SHARED_MEM_CONFIG_FOUR_BYTE_BANK_SIZE;
+    return res;
 }
 
 /* Accepted and ignored, as on every GPU with fixed bank size. */

@@ -163,8 +163,15 @@ static CUresult params_copy(struct node_params *dst, const struct node_params *s
     return CUDA_SUCCESS;
 }
 
+/* The *_params_init functions below fill *p from API parameters. Each checks the process first
+ * (sim_process_check, directly or through the context or event lookup), so that the entry points
+ * built on them need no check of their own. */
+
 static CUresult kernel_params_init(struct node_params *p, const CUDA_KERNEL_NODE_PARAMS *kp)
 {
+    CUresult rc = sim_process_check();
+    if (rc != CUDA_SUCCESS)
+        return rc;
     if (!kp)
         return CUDA_ERROR_INVALID_VALUE;
     CUfunction f = kp->func;
@@ -174,12 +181,12 @@ static CUresult kernel_params_init(struct node_params *p, const CUDA_KERNEL_NODE
             return CUDA_ERROR_INVALID_VALUE;
         f = (CUfunction)kp->kern;
         if (kp->ctx) {
-            CUresult rc = sim_ctx_check(kp->ctx);
+            rc = sim_ctx_check(kp->ctx);
             if (rc != CUDA_SUCCESS)
                 return rc;
             ctx = (struct CUctx_st *)kp->ctx;
         } else {
-            CUresult rc = sim_ctx_current(&ctx);
+            rc = sim_ctx_current(&ctx);
             if (rc != CUDA_SUCCESS)
                 return rc;
         }
@@ -187,8 +194,8 @@ static CUresult kernel_params_init(struct node_params *p, const CUDA_KERNEL_NODE
     memset(p, 0, sizeof(*p));
     uint32_t grid[3] = {kp->gridDimX, kp->gridDimY, kp->gridDimZ};
     uint32_t block[3] = {kp->blockDimX, kp->blockDimY, kp->blockDimZ};
-    CUresult rc = sim_kernel_node_init(&p->k, ctx, f, grid, block, kp->sharedMemBytes,
-                                       kp->kernelParams, kp->extra);
+    rc = sim_kernel_node_init(&p->k, ctx, f, grid, block, kp->sharedMemBytes, kp->kernelParams,
+                              kp->extra);
     if (rc != CUDA_SUCCESS)
         return rc;
     p->type = CU_GRAPH_NODE_TYPE_KERNEL;
@@ -197,19 +204,24 @@ static CUresult kernel_params_init(struct node_params *p, const CUDA_KERNEL_NODE
     return CUDA_SUCCESS;
 }
 
+/* The fields CUDA_KERNEL_NODE_PARAMS_v1 shares with CUDA_KERNEL_NODE_PARAMS (all of v1's). */
+#define KERNEL_V1_FIELDS(X)                                                                        \
+    X(func);                                                                                       \
+    X(gridDimX);                                                                                   \
+    X(gridDimY);                                                                                   \
+    X(gridDimZ);                                                                                   \
+    X(blockDimX);                                                                                  \
+    X(blockDimY);                                                                                  \
+    X(blockDimZ);                                                                                  \
+    X(sharedMemBytes);                                                                             \
+    X(kernelParams);                                                                               \
+    X(extra)
+#define KERNEL_FIELD_COPY(field) out->field = in->field
+
 static void kernel_params_v1(CUDA_KERNEL_NODE_PARAMS *out, const CUDA_KERNEL_NODE_PARAMS_v1 *in)
 {
     memset(out, 0, sizeof(*out));
-    out->func = in->func;
-    out->gridDimX = in->gridDimX;
-    out->gridDimY = in->gridDimY;
-    out->gridDimZ = in->gridDimZ;
-    out->blockDimX = in->blockDimX;
-    out->blockDimY = in->blockDimY;
-    out->blockDimZ = in->blockDimZ;
-    out->sharedMemBytes = in->sharedMemBytes;
-    out->kernelParams = in->kernelParams;
-    out->extra = in->extra;
+    KERNEL_V1_FIELDS(KERNEL_FIELD_COPY);
 }
 
 static CUresult ctx_arg(CUcontext c, struct CUctx_st **out)
@@ -272,6 +284,17 @@ static CUresult event_params_init(struct node_params *p, CUgraphNodeType type, C
     memset(p, 0, sizeof(*p));
     p->type = type;
     p->ev = ev;
+    return CUDA_SUCCESS;
+}
+
+static CUresult host_params_init(struct node_params *p, const CUDA_HOST_NODE_PARAMS *hp)
+{
+    CUresult rc = sim_process_check();
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    if (!hp || !hp->fn)
+        return CUDA_ERROR_INVALID_VALUE;
+    *p = (struct node_params){.type = CU_GRAPH_NODE_TYPE_HOST, .host = *hp};
     return CUDA_SUCCESS;
 }
 
@@ -373,35 +396,35 @@ static CUresult graph_add_locked(struct CUgraph_st *g, struct CUgraphNode_st *co
     return CUDA_SUCCESS;
 }
 
-/* The common part of every cuGraphAdd*Node: validates the graph and the dependencies (live
- * nodes of this graph, no duplicates) and adds the node. p is released on failure. */
+/* Validates the dependencies of a node about to be added to g (live nodes of g, no duplicates).
+ * Lock held. */
+static CUresult deps_check_locked(struct CUgraph_st *g, const CUgraphNode *deps, size_t ndeps)
+{
+    if (ndeps && !deps)
+        return CUDA_ERROR_INVALID_VALUE;
+    for (size_t i = 0; i < ndeps; i++) {
+        struct CUgraphNode_st *d = node_get_locked(deps[i]);
+        if (!d || d->graph != g)
+            return CUDA_ERROR_INVALID_VALUE;
+        for (size_t j = 0; j < i; j++)
+            if (deps[j] == deps[i])
+                return CUDA_ERROR_INVALID_VALUE;
+    }
+    return CUDA_SUCCESS;
+}
+
+/* The common part of every cuGraphAdd*Node: validates the graph and the dependencies and adds
+ * the node. p is released on failure. */
 static CUresult graph_add(CUgraphNode *ph, CUgraph hg, const CUgraphNode *deps, size_t ndeps,
                           struct node_params *p)
 {
-    CUresult rc = CUDA_SUCCESS;
+    CUresult rc = CUDA_ERROR_INVALID_VALUE;
     pthread_mutex_lock(&g_glock);
     struct CUgraph_st *g = graph_get_locked(hg);
-    if (!ph || !g || (ndeps && !deps)) {
-        rc = CUDA_ERROR_INVALID_VALUE;
-        goto out;
-    }
-    for (size_t i = 0; i < ndeps; i++) {
-        struct CUgraphNode_st *d = node_get_locked(deps[i]);
-        if (!d || d->graph != g) {
-            rc = CUDA_ERROR_INVALID_VALUE;
-            goto out;
-        }
-        for (size_t j = 0; j < i; j++)
-            if (deps[j] == deps[i]) {
-                rc = CUDA_ERROR_INVALID_VALUE;
-                goto out;
-            }
-    }
     struct CUgraphNode_st *n;
-    rc = graph_add_locked(g, deps, ndeps, p, &n);
-    if (rc == CUDA_SUCCESS)
+    if (ph && g && (rc = deps_check_locked(g, deps, ndeps)) == CUDA_SUCCESS &&
+        (rc = graph_add_locked(g, deps, ndeps, p, &n)) == CUDA_SUCCESS)
         *ph = n;
-out:
     pthread_mutex_unlock(&g_glock);
     if (rc != CUDA_SUCCESS)
         params_fini(p);
@@ -480,11 +503,9 @@ EXPORT CUresult cuGraphAddKernelNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph
                                         const CUgraphNode *dependencies, size_t numDependencies,
                                         const CUDA_KERNEL_NODE_PARAMS *nodeParams)
 {
-    CUresult rc = sim_process_check();
-    if (rc != CUDA_SUCCESS)
-        return rc;
     struct node_params p;
-    if ((rc = kernel_params_init(&p, nodeParams)) != CUDA_SUCCESS)
+    CUresult rc = kernel_params_init(&p, nodeParams);
+    if (rc != CUDA_SUCCESS)
         return rc;
     return graph_add(phGraphNode, hGraph, dependencies, numDependencies, &p);
 }
@@ -506,11 +527,9 @@ EXPORT CUresult cuGraphAddMemcpyNode(CUgraphNode *phGraphNode, CUgraph hGraph,
                                      const CUgraphNode *dependencies, size_t numDependencies,
                                      const CUDA_MEMCPY3D *copyParams, CUcontext ctx)
 {
-    CUresult rc = sim_process_check();
-    if (rc != CUDA_SUCCESS)
-        return rc;
     struct node_params p;
-    if ((rc = memcpy_params_init(&p, copyParams, ctx, hGraph)) != CUDA_SUCCESS)
+    CUresult rc = memcpy_params_init(&p, copyParams, ctx, hGraph);
+    if (rc != CUDA_SUCCESS)
         return rc;
     return graph_add(phGraphNode, hGraph, dependencies, numDependencies, &p);
 }
@@ -520,11 +539,9 @@ EXPORT CUresult cuGraphAddMemsetNode(CUgraphNode *phGraphNode, CUgraph hGraph,
                                      const CUgraphNode *dependencies, size_t numDependencies,
                                      const CUDA_MEMSET_NODE_PARAMS *memsetParams, CUcontext ctx)
 {
-    CUresult rc = sim_process_check();
-    if (rc != CUDA_SUCCESS)
-        return rc;
     struct node_params p;
-    if ((rc = memset_params_init(&p, memsetParams, ctx, hGraph)) != CUDA_SUCCESS)
+    CUresult rc = memset_params_init(&p, memsetParams, ctx, hGraph);
+    if (rc != CUDA_SUCCESS)
         return rc;
     return graph_add(phGraphNode, hGraph, dependencies, numDependencies, &p);
 }
@@ -534,12 +551,10 @@ EXPORT CUresult cuGraphAddHostNode(CUgraphNode *phGraphNode, CUgraph hGraph,
                                    const CUgraphNode *dependencies, size_t numDependencies,
                                    const CUDA_HOST_NODE_PARAMS *nodeParams)
 {
-    CUresult rc = sim_process_check();
+    struct node_params p;
+    CUresult rc = host_params_init(&p, nodeParams);
     if (rc != CUDA_SUCCESS)
         return rc;
-    if (!nodeParams || !nodeParams->fn)
-        return CUDA_ERROR_INVALID_VALUE;
-    struct node_params p = { .type = CU_GRAPH_NODE_TYPE_HOST, .host = *nodeParams };
     return graph_add(phGraphNode, hGraph, dependencies, numDependencies, &p);
 }
 
@@ -559,11 +574,9 @@ EXPORT CUresult cuGraphAddEventRecordNode(CUgraphNode *phGraphNode, CUgraph hGra
                                           const CUgraphNode *dependencies, size_t numDependencies,
                                           CUevent event)
 {
-    CUresult rc = sim_process_check();
-    if (rc != CUDA_SUCCESS)
-        return rc;
     struct node_params p;
-    if ((rc = event_params_init(&p, CU_GRAPH_NODE_TYPE_EVENT_RECORD, event)) != CUDA_SUCCESS)
+    CUresult rc = event_params_init(&p, CU_GRAPH_NODE_TYPE_EVENT_RECORD, event);
+    if (rc != CUDA_SUCCESS)
         return rc;
     return graph_add(phGraphNode, hGraph, dependencies, numDependencies, &p);
 }
@@ -573,11 +586,9 @@ EXPORT CUresult cuGraphAddEventWaitNode(CUgraphNode *phGraphNode, CUgraph hGraph
                                         const CUgraphNode *dependencies, size_t numDependencies,
                                         CUevent event)
 {
-    CUresult rc = sim_process_check();
-    if (rc != CUDA_SUCCESS)
-        return rc;
     struct node_params p;
-    if ((rc = event_params_init(&p, CU_GRAPH_NODE_TYPE_WAIT_EVENT, event)) != CUDA_SUCCESS)
+    CUresult rc = event_params_init(&p, CU_GRAPH_NODE_TYPE_WAIT_EVENT, event);
+    if (rc != CUDA_SUCCESS)
         return rc;
     return graph_add(phGraphNode, hGraph, dependencies, numDependencies, &p);
 }
@@ -615,18 +626,6 @@ static CUresult node_field_get(CUgraphNode h, CUgraphNodeType type, size_t off, 
                    NODE_FIELD_SIZE(field) +                                                       \
                        0 * sizeof(char[sizeof(*(out)) == NODE_FIELD_SIZE(field) ? 1 : -1]),       \
                    (out))
-
-/* The context and graph of a node of the given type, to rebuild its parameters from. */
-static CUresult node_ctx_graph(CUgraphNode h, CUgraphNodeType type, CUcontext *ctx,
-                               struct CUgraph_st **g)
-{
-    pthread_mutex_lock(&g_glock);
-    struct CUgraphNode_st *n = typed_node_locked(h, type);
-    *ctx = n ? (CUcontext)n->p.ctx : NULL;
-    *g = n ? n->graph : NULL;
-    pthread_mutex_unlock(&g_glock);
-    return n ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
-}
 
 /* Replaces a node's parameters by *p (released when the node is not found). */
 static CUresult node_set_params(CUgraphNode h, struct node_params *p)
@@ -677,34 +676,24 @@ EXPORT CUresult cuGraphKernelNodeGetParams_v2(CUgraphNode hNode, CUDA_KERNEL_NOD
 /* cuGraphKernelNodeGetParams: the CUDA 10 parameter struct. */
 EXPORT CUresult cuGraphKernelNodeGetParams(CUgraphNode hNode, CUDA_KERNEL_NODE_PARAMS_v1 *out)
 {
-    CUDA_KERNEL_NODE_PARAMS p;
+    CUDA_KERNEL_NODE_PARAMS v2;
+    const CUDA_KERNEL_NODE_PARAMS *in = &v2;
     if (!out)
         return CUDA_ERROR_INVALID_VALUE;
-    CUresult rc = cuGraphKernelNodeGetParams_v2(hNode, &p);
-    if (rc == CUDA_SUCCESS) {
-        out->func = p.func;
-        out->gridDimX = p.gridDimX;
-        out->gridDimY = p.gridDimY;
-        out->gridDimZ = p.gridDimZ;
-        out->blockDimX = p.blockDimX;
-        out->blockDimY = p.blockDimY;
-        out->blockDimZ = p.blockDimZ;
-        out->sharedMemBytes = p.sharedMemBytes;
-        out->kernelParams = p.kernelParams;
-        out->extra = NULL;
-    }
-    return rc;
+    CUresult rc = cuGraphKernelNodeGetParams_v2(hNode, &v2);
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    KERNEL_V1_FIELDS(KERNEL_FIELD_COPY); /* extra: NULL, as _v2 gives it */
+    return CUDA_SUCCESS;
 }
 
 /* cuGraphKernelNodeSetParams_v2: new launch parameters (arguments copied now). */
 EXPORT CUresult cuGraphKernelNodeSetParams_v2(CUgraphNode hNode,
                                               const CUDA_KERNEL_NODE_PARAMS *nodeParams)
 {
-    CUresult rc = sim_process_check();
-    if (rc != CUDA_SUCCESS)
-        return rc;
     struct node_params p;
-    if ((rc = kernel_params_init(&p, nodeParams)) != CUDA_SUCCESS)
+    CUresult rc = kernel_params_init(&p, nodeParams);
+    if (rc != CUDA_SUCCESS)
         return rc;
     return node_set_params(hNode, &p);
 }
@@ -726,20 +715,32 @@ EXPORT CUresult cuGraphMemcpyNodeGetParams(CUgraphNode hNode, CUDA_MEMCPY3D *nod
     return NODE_FIELD_GET(hNode, CU_GRAPH_NODE_TYPE_MEMCPY, copy, nodeParams);
 }
 
-/* cuGraphMemcpyNodeSetParams: new copy parameters (same context). */
-EXPORT CUresult cuGraphMemcpyNodeSetParams(CUgraphNode hNode, const CUDA_MEMCPY3D *nodeParams)
+/* New parameters for a memcpy node (params: a CUDA_MEMCPY3D) or a memset node (a
+ * CUDA_MEMSET_NODE_PARAMS), in the node's own context and graph. */
+static CUresult ctx_node_set(CUgraphNode h, CUgraphNodeType type, const void *params)
 {
     CUresult rc = sim_process_check();
     if (rc != CUDA_SUCCESS)
         return rc;
-    CUcontext ctx;
-    struct CUgraph_st *g;
-    if ((rc = node_ctx_graph(hNode, CU_GRAPH_NODE_TYPE_MEMCPY, &ctx, &g)) != CUDA_SUCCESS)
-        return rc;
+    pthread_mutex_lock(&g_glock);
+    struct CUgraphNode_st *n = typed_node_locked(h, type);
+    CUcontext ctx = n ? (CUcontext)n->p.ctx : NULL;
+    struct CUgraph_st *g = n ? n->graph : NULL;
+    pthread_mutex_unlock(&g_glock);
+    if (!n)
+        return CUDA_ERROR_INVALID_VALUE;
     struct node_params p;
-    if ((rc = memcpy_params_init(&p, nodeParams, ctx, g)) != CUDA_SUCCESS)
+    rc = type == CU_GRAPH_NODE_TYPE_MEMCPY ? memcpy_params_init(&p, params, ctx, g)
+                                           : memset_params_init(&p, params, ctx, g);
+    if (rc != CUDA_SUCCESS)
         return rc;
-    return node_set_params(hNode, &p);
+    return node_set_params(h, &p);
+}
+
+/* cuGraphMemcpyNodeSetParams: new copy parameters (same context). */
+EXPORT CUresult cuGraphMemcpyNodeSetParams(CUgraphNode hNode, const CUDA_MEMCPY3D *nodeParams)
+{
+    return ctx_node_set(hNode, CU_GRAPH_NODE_TYPE_MEMCPY, nodeParams);
 }
 
 /* cuGraphMemsetNodeGetParams: the node's CUDA_MEMSET_NODE_PARAMS. */
@@ -752,17 +753,7 @@ EXPORT CUresult cuGraphMemsetNodeGetParams(CUgraphNode hNode, CUDA_MEMSET_NODE_P
 EXPORT CUresult cuGraphMemsetNodeSetParams(CUgraphNode hNode,
                                            const CUDA_MEMSET_NODE_PARAMS *nodeParams)
 {
-    CUresult rc = sim_process_check();
-    if (rc != CUDA_SUCCESS)
-        return rc;
-    CUcontext ctx;
-    struct CUgraph_st *g;
-    if ((rc = node_ctx_graph(hNode, CU_GRAPH_NODE_TYPE_MEMSET, &ctx, &g)) != CUDA_SUCCESS)
-        return rc;
-    struct node_params p;
-    if ((rc = memset_params_init(&p, nodeParams, ctx, g)) != CUDA_SUCCESS)
-        return rc;
-    return node_set_params(hNode, &p);
+    return ctx_node_set(hNode, CU_GRAPH_NODE_TYPE_MEMSET, nodeParams);
 }
 
 /* cuGraphHostNodeGetParams: the node's function and data. */
@@ -775,12 +766,10 @@ EXPORT CUresult cuGraphHostNodeGetParams(CUgraphNode hNode, CUDA_HOST_NODE_PARAM
 EXPORT CUresult cuGraphHostNodeSetParams(CUgraphNode hNode,
                                          const CUDA_HOST_NODE_PARAMS *nodeParams)
 {
-    CUresult rc = sim_process_check();
+    struct node_params p;
+    CUresult rc = host_params_init(&p, nodeParams);
     if (rc != CUDA_SUCCESS)
         return rc;
-    if (!nodeParams || !nodeParams->fn)
-        return CUDA_ERROR_INVALID_VALUE;
-    struct node_params p = { .type = CU_GRAPH_NODE_TYPE_HOST, .host = *nodeParams };
     return node_set_params(hNode, &p);
 }
 
@@ -791,11 +780,9 @@ static CUresult event_node_get(CUgraphNode hNode, CUgraphNodeType type, CUevent 
 
 static CUresult event_node_set(CUgraphNode hNode, CUgraphNodeType type, CUevent ev)
 {
-    CUresult rc = sim_process_check();
-    if (rc != CUDA_SUCCESS)
-        return rc;
     struct node_params p;
-    if ((rc = event_params_init(&p, type, ev)) != CUDA_SUCCESS)
+    CUresult rc = event_params_init(&p, type, ev);
+    if (rc != CUDA_SUCCESS)
         return rc;
     return node_set_params(hNode, &p);
 }
@@ -889,22 +876,6 @@ static void mem_free_added_locked(struct CUgraph_st *g, struct CUgraphNode_st *n
         n->p.mem->owner_frees = 1;
     else
         n->p.mem->other_frees++;
-}
-
-/* Validates the dependencies of a node about to be added to g (see graph_add). Lock held. */
-static CUresult deps_check_locked(struct CUgraph_st *g, const CUgraphNode *deps, size_t ndeps)
-{
-    if (ndeps && !deps)
-        return CUDA_ERROR_INVALID_VALUE;
-    for (size_t i = 0; i < ndeps; i++) {
-        struct CUgraphNode_st *d = node_get_locked(deps[i]);
-        if (!d || d->graph != g)
-            return CUDA_ERROR_INVALID_VALUE;
-        for (size_t j = 0; j < i; j++)
-            if (deps[j] == deps[i])
-                return CUDA_ERROR_INVALID_VALUE;
-    }
-    return CUDA_SUCCESS;
 }
 
 /* cuGraphAddMemAllocNode: an allocation on a device location (pinned, no export handle types);
@@ -1931,11 +1902,9 @@ static CUresult exec_set(CUgraphExec hExec, CUgraphNode hNode, struct node_param
 EXPORT CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec hGraphExec, CUgraphNode hNode,
                                                   const CUDA_KERNEL_NODE_PARAMS *nodeParams)
 {
-    CUresult rc = sim_process_check();
-    if (rc != CUDA_SUCCESS)
-        return rc;
     struct node_params p;
-    if ((rc = kernel_params_init(&p, nodeParams)) != CUDA_SUCCESS)
+    CUresult rc = kernel_params_init(&p, nodeParams);
+    if (rc != CUDA_SUCCESS)
         return rc;
     return exec_set(hGraphExec, hNode, &p);
 }
@@ -1965,11 +1934,9 @@ static struct CUgraph_st *exec_graph(CUgraphExec hExec)
 EXPORT CUresult cuGraphExecMemcpyNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
                                                const CUDA_MEMCPY3D *copyParams, CUcontext ctx)
 {
-    CUresult rc = sim_process_check();
-    if (rc != CUDA_SUCCESS)
-        return rc;
     struct node_params p;
-    if ((rc = memcpy_params_init(&p, copyParams, ctx, exec_graph(hGraphExec))) != CUDA_SUCCESS)
+    CUresult rc = memcpy_params_init(&p, copyParams, ctx, exec_graph(hGraphExec));
+    if (rc != CUDA_SUCCESS)
         return rc;
     return exec_set(hGraphExec, hNode, &p);
 }
@@ -1978,12 +1945,9 @@ EXPORT CUresult cuGraphExecMemsetNodeSetParams(CUgraphExec hGraphExec, CUgraphNo
                                                const CUDA_MEMSET_NODE_PARAMS *memsetParams,
                                                CUcontext ctx)
 {
-    CUresult rc = sim_process_check();
-    if (rc != CUDA_SUCCESS)
-        return rc;
     struct node_params p;
-    if ((rc = memset_params_init(&p, memsetParams, ctx, exec_graph(hGraphExec))) !=
-        CUDA_SUCCESS)
+    CUresult rc = memset_params_init(&p, memsetParams, ctx, exec_graph(hGraphExec));
+    if (rc != CUDA_SUCCESS)
         return rc;
     return exec_set(hGraphExec, hNode, &p);
 }
@@ -1992,23 +1956,19 @@ EXPORT CUresult cuGraphExecMemsetNodeSetParams(CUgraphExec hGraphExec, CUgraphNo
 EXPORT CUresult cuGraphExecHostNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
                                              const CUDA_HOST_NODE_PARAMS *nodeParams)
 {
-    CUresult rc = sim_process_check();
+    struct node_params p;
+    CUresult rc = host_params_init(&p, nodeParams);
     if (rc != CUDA_SUCCESS)
         return rc;
-    if (!nodeParams || !nodeParams->fn)
-        return CUDA_ERROR_INVALID_VALUE;
-    struct node_params p = { .type = CU_GRAPH_NODE_TYPE_HOST, .host = *nodeParams };
     return exec_set(hGraphExec, hNode, &p);
 }
 
 static CUresult exec_set_event(CUgraphExec hExec, CUgraphNode hNode, CUgraphNodeType type,
                                CUevent ev)
 {
-    CUresult rc = sim_process_check();
-    if (rc != CUDA_SUCCESS)
-        return rc;
     struct node_params p;
-    if ((rc = event_params_init(&p, type, ev)) != CUDA_SUCCESS)
+    CUresult rc = event_params_init(&p, type, ev);
+    if (rc != CUDA_SUCCESS)
         return rc;
     return exec_set(hExec, hNode, &p);
 }

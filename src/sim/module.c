@@ -1169,17 +1169,17 @@ EXPORT CUresult cuFuncGetName(const char **name, CUfunction hfunc)
     return name ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
-/* Offset and size of parameter paramIndex in the parameter block (either output may be NULL);
- * CUDA_ERROR_INVALID_VALUE past the last parameter. */
-static CUresult param_info(const struct CUfunc_st *f, size_t index, size_t *offset,
+/* Offset and size of parameter index of fn in the parameter block (either output may be NULL);
+ * CUDA_ERROR_INVALID_VALUE past the last parameter or without a function. */
+static CUresult param_info(const struct ptx_function *fn, size_t index, size_t *offset,
                            size_t *size)
 {
-    if (index >= f->fn->nparams)
+    if (!fn || index >= fn->nparams)
         return CUDA_ERROR_INVALID_VALUE;
     if (offset)
-        *offset = f->fn->params[index].offset;
+        *offset = fn->params[index].offset;
     if (size)
-        *size = f->fn->params[index].size;
+        *size = fn->params[index].size;
     return CUDA_SUCCESS;
 }
 
@@ -1190,7 +1190,7 @@ EXPORT CUresult cuFuncGetParamInfo(CUfunction func, size_t paramIndex, size_t *p
     CUresult res = sim_module_func_get(func, &f);
     if (res != CUDA_SUCCESS)
         return res;
-    res = param_info(f, paramIndex, paramOffset, paramSize);
+    res = param_info(f->fn, paramIndex, paramOffset, paramSize);
     sim_module_put(f->mod);
     return res;
 }
@@ -1312,14 +1312,21 @@ static CUresult library_module(struct CUlib_st *lib, struct CUctx_st *ctx, struc
     return CUDA_SUCCESS;
 }
 
-static CUresult kernel_function(struct CUkern_st *k, struct CUfunc_st **out)
+/* The library's module in the current context (library_module there); a reference is taken. */
+static CUresult library_current_module(struct CUlib_st *lib, struct CUmod_st **out)
 {
     struct CUctx_st *ctx;
     CUresult res = sim_ctx_current(&ctx);
     if (res != CUDA_SUCCESS)
         return res;
+    return library_module(lib, ctx, out, NULL);
+}
+
+static CUresult kernel_function(struct CUkern_st *k, struct CUfunc_st **out)
+{
     struct CUmod_st *mod;
-    if ((res = library_module(k->lib, ctx, &mod, NULL)) != CUDA_SUCCESS)
+    CUresult res = library_current_module(k->lib, &mod);
+    if (res != CUDA_SUCCESS)
         return res;
     struct CUfunc_st *f = module_find_func(mod, k->name);
     if (!f) {
@@ -1579,11 +1586,8 @@ EXPORT CUresult cuLibraryGetModule(CUmodule *pMod, CUlibrary library)
         return res;
     if (!pMod)
         return CUDA_ERROR_INVALID_VALUE;
-    struct CUctx_st *ctx;
-    if ((res = sim_ctx_current(&ctx)) != CUDA_SUCCESS)
-        return res;
     struct CUmod_st *mod;
-    if ((res = library_module(lib, ctx, &mod, NULL)) != CUDA_SUCCESS)
+    if ((res = library_current_module(lib, &mod)) != CUDA_SUCCESS)
         return res;
     *pMod = mod;
     sim_module_put(mod);
@@ -1599,11 +1603,8 @@ static CUresult library_global(CUdeviceptr *dptr, size_t *bytes, CUlibrary libra
         return res;
     if (!name)
         return CUDA_ERROR_INVALID_VALUE;
-    struct CUctx_st *ctx;
-    if ((res = sim_ctx_current(&ctx)) != CUDA_SUCCESS)
-        return res;
     struct CUmod_st *mod;
-    if ((res = library_module(lib, ctx, &mod, NULL)) != CUDA_SUCCESS)
+    if ((res = library_current_module(lib, &mod)) != CUDA_SUCCESS)
         return res;
     res = module_global(mod, name, dptr, bytes, managed);
     sim_module_put(mod);
@@ -1673,14 +1674,8 @@ EXPORT CUresult cuKernelGetParamInfo(CUkernel kernel, size_t paramIndex, size_t 
     CUresult res = kernel_get(kernel, &k);
     if (res != CUDA_SUCCESS)
         return res;
-    const struct ptx_function *fn = ptx_module_function(k->lib->names, k->name);
-    if (!fn || paramIndex >= fn->nparams)
-        return CUDA_ERROR_INVALID_VALUE;
-    if (paramOffset)
-        *paramOffset = fn->params[paramIndex].offset;
-    if (paramSize)
-        *paramSize = fn->params[paramIndex].size;
-    return CUDA_SUCCESS;
+    return param_info(ptx_module_function(k->lib->names, k->name), paramIndex, paramOffset,
+                      paramSize);
 }
 
 /* The kernel's function for device dev: the one in the current context when that context is on
