@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int gpool_robust_mutex_init(pthread_mutex_t *m)
@@ -19,6 +21,20 @@ int gpool_robust_mutex_init(pthread_mutex_t *m)
         rc = pthread_mutex_init(m, &a);
     pthread_mutexattr_destroy(&a);
     return -rc;
+}
+
+int gpool_robust_lock(pthread_mutex_t *m)
+{
+    int rc = pthread_mutex_trylock(m);
+    while (rc == EBUSY || rc == ETIMEDOUT) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + GPOOL_ROBUST_LOCK_SLICE_NS;
+        ts.tv_sec += (time_t)(ns / 1000000000ull);
+        ts.tv_nsec = (long)(ns % 1000000000ull);
+        rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+    }
+    return rc;
 }
 
 void gpool_boot_id(char *buf, size_t len)

@@ -546,7 +546,7 @@ static void repair(struct ledger *l)
 
 static int lock(struct ledger *l)
 {
-    int rc = pthread_mutex_lock(&l->hdr->lock);
+    int rc = gpool_robust_lock(&l->hdr->lock);
     if (rc == EOWNERDEAD) {
         repair(l);
         pthread_mutex_consistent(&l->hdr->lock);

@@ -554,7 +554,7 @@ static void repair(struct sim_instance *inst)
 /* Takes the state lock, repairing after a dead holder. 0 or -errno. */
 static int st_lock(struct sim_instance *inst)
 {
-    int rc = pthread_mutex_lock(&inst->hdr->lock);
+    int rc = gpool_robust_lock(&inst->hdr->lock);
     if (rc == EOWNERDEAD) {
         repair(inst);
         pthread_mutex_consistent(&inst->hdr->lock);
@@ -1794,7 +1794,7 @@ static int engine_take(struct sim_instance *inst, int dev)
         __atomic_store_n(&sl->engine_want[dev], 1, __ATOMIC_SEQ_CST);
     for (;;) {
         uint32_t seq = __atomic_load_n(&dv->engine_seq, __ATOMIC_SEQ_CST);
-        int rc = pthread_mutex_lock(&dv->engine);
+        int rc = gpool_robust_lock(&dv->engine);
         if (rc == EOWNERDEAD) {
             /* The holder died with the device: its work is gone, the turn fields are whole
              * (each is one aligned store). */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,6 +65,20 @@ static inline void util_check_state(struct sim_instance *inst, const char *when)
     char err[512];
     int rc = sim_state_check(inst, err, sizeof(err));
     CHECK(rc == 0, "state inconsistent %s: %s", when, err);
+}
+
+/* fork() for a child that must not outlive the test: a child left holding, paused or stopped
+ * when a REQUIRE ends the test would keep its output open and turn a failure into a time-out. */
+static inline pid_t util_fork(void)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(125); /* the parent is already gone */
+    }
+    return pid;
 }
 
 /* Waits for pid; returns its exit status, or 128+signal when it was killed. */

@@ -7,7 +7,7 @@
  *     it (nearly) every other time before the other is done — a releaser never barges back in
  *     while the other waits;
  *   - robust: a holder SIGKILLed mid-hold, a waiter SIGKILLed while it waits (and then handed
- *     the engine) and a waiter stopped while it is handed the engine block nobody.
+ *     the engine) and a waiter stopped as the holder releases block nobody.
  *
  * Everything is asserted on counters and order, never on timings: a waiting loop only guards
  * against a hang (HANG_GUARD_MS, then the test fails).
@@ -93,7 +93,7 @@ static _Noreturn void contender(int me, int hold)
 
 static pid_t spawn_contender(int me, int hold)
 {
-    pid_t pid = fork();
+    pid_t pid = util_fork();
     REQUIRE(pid >= 0, "fork");
     if (pid == 0)
         contender(me, hold);
@@ -158,7 +158,7 @@ static struct kid spawn_kid(enum role role)
     int rep[2], cmd[2];
     int prc = pipe(rep) | pipe(cmd);
     REQUIRE(prc == 0, "pipe");
-    pid_t pid = fork();
+    pid_t pid = util_fork();
     REQUIRE(pid >= 0, "fork");
     if (pid == 0) {
         close(rep[0]);
@@ -241,11 +241,14 @@ static void test_waiter_killed_or_stopped(struct sim_instance *inst)
 
     struct kid s = spawn_kid(WAITER);
     WAIT_UNTIL(others_waiting(inst) >= 1, "the waiter to stop never waited");
-    kill(s.pid, SIGSTOP);
     struct kid w = spawn_kid(WAITER);
     WAIT_UNTIL(others_waiting(inst) >= 2, "the second waiter never waited");
 
-    kid_say(h.wr, 1); /* release: to the stopped waiter or the live one, whichever is next */
+    /* Stop one waiter and release at once: the release races the stop, so the stopped one may
+     * even be the process the unlock wakes. Its turn, or its wake-up, must not keep the engine
+     * from the live one. */
+    kill(s.pid, SIGSTOP);
+    kid_say(h.wr, 1);
     CHECK(kid_report(&h, "holder releasing") == 2, "holder did not release");
     CHECK(kid_report(&w, "live waiter beside a stopped one") == 1,
           "the live waiter did not get the engine");
