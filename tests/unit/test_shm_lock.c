@@ -33,8 +33,8 @@
 
 static pthread_mutex_t *shared_mutex(void)
 {
-    pthread_mutex_t *m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                              -1, 0);
+    pthread_mutex_t *m =
+        mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(m != MAP_FAILED);
     assert_int_equal(gpool_robust_mutex_init(m), 0);
     return m;
