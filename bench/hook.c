@@ -37,6 +37,7 @@
 #include "gpool/ledger.h"
 
 #include <dlfcn.h>
+#include <ftw.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -122,6 +123,32 @@ static void die(const char *what, long v)
 {
     fprintf(stderr, "hook bench: %s: %ld\n", what, v);
     exit(1);
+}
+
+/* The bench's private directory (simulated devices and ledgers, ~350 MB of sparse files after
+ * a full run): removed when the bench exits, unless GPOOL_BENCH_KEEP=1. */
+static char bench_dir[] = "/tmp/gpool-bench-hook-XXXXXX";
+static pid_t bench_pid;
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if ((flag == FTW_DP ? rmdir(path) : unlink(path)) != 0)
+        fprintf(stderr, "hook bench: cannot remove %s: %s\n", path, strerror(errno));
+    return 0;
+}
+
+static void remove_bench_dir(void)
+{
+    if (getpid() != bench_pid)
+        return;
+    const char *keep = getenv("GPOOL_BENCH_KEEP");
+    if (keep && strcmp(keep, "1") == 0) {
+        printf("(simulator instance and ledgers kept in %s)\n", bench_dir);
+        return;
+    }
+    nftw(bench_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static void *sym(void *h, const char *name)
@@ -837,9 +864,11 @@ int main(int argc, char **argv)
     self_exe[n] = '\0';
 
     /* A private simulator instance and ledger directory; no vGPU for this process's hook. */
-    static char dir[] = "/tmp/gpool-bench-hook-XXXXXX";
-    if (!mkdtemp(dir))
+    if (!mkdtemp(bench_dir))
         die("mkdtemp", errno);
+    bench_pid = getpid();
+    atexit(remove_bench_dir);
+    const char *dir = bench_dir;
     vgpu_dir = dir;
     char inst[64];
     snprintf(inst, sizeof(inst), "bench-hook-%d", (int)getpid());
@@ -894,7 +923,6 @@ int main(int argc, char **argv)
         bench_change();
     if (strchr(parts, '4'))
         bench_reclaim();
-    printf("(simulator instance and ledgers in %s)\n", dir);
     printf("\nSummary (one line per figure):\n%s", summary);
     return 0;
 }
