@@ -42,6 +42,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 /* cuMemAllocPitch's pitch is estimated as the width rounded to this before the driver answers;
@@ -217,8 +218,16 @@ CUresult hook_vram_ledger(struct ledger **out)
     char err[256] = "";
     int rc = ledger_open(NULL, hook_vram_cfg.name, &create, &l, err, sizeof(err));
     if (rc < 0) {
-        LOG_ERROR("hook", "vGPU '%s': cannot open its ledger: %s (%s)", hook_vram_cfg.name, err,
-                  strerror(-rc));
+        /* Every allocation tries again (a fixed directory lets the program go on); the same
+         * reason is logged once, not once per call. */
+        static char last_err[sizeof(err)];
+        if (strcmp(last_err, err) != 0) {
+            LOG_ERROR("hook",
+                      "vGPU '%s': cannot open its ledger: %s (%s); its allocations are "
+                      "refused until it can be opened",
+                      hook_vram_cfg.name, err, strerror(-rc));
+            snprintf(last_err, sizeof(last_err), "%s", err);
+        }
         l = NULL;
         res = CUDA_ERROR_OPERATING_SYSTEM;
         goto out;
