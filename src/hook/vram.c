@@ -147,32 +147,49 @@ static void warn_if_disagrees(struct ledger *l)
 }
 
 /*
- * GPOOL_TFLOPS_LIMIT as a compute share of device 0 (the ledger holds one share for all its
- * devices): limit / the model's FP16 TFLOPs, as a whole percent rounded to nearest, at least 1
- * and at most 100. CUDA_SUCCESS and *pct, or CUDA_ERROR_INVALID_VALUE for a model the table
- * does not know (logged, naming it).
+ * GPOOL_TFLOPS_LIMIT as a compute share: limit / the model's FP16 TFLOPs, as a whole percent
+ * rounded to nearest, at least 1 and at most 100. The ledger holds one share for all its ndev
+ * devices, so they must be equally fast: devices of models with different figures (an H100
+ * beside an A100) are refused rather than given a share that is right on one of them only.
+ * CUDA_SUCCESS and *pct, or CUDA_ERROR_INVALID_VALUE for a model the table does not know or
+ * mixed models (logged, naming them).
  */
-static CUresult tflops_to_pct(uint32_t *pct)
+static CUresult tflops_to_pct(int ndev, uint32_t *pct)
 {
     HOOK_REAL_OR_MISSING(cuDeviceGetName);
-    char name[256] = "";
-    CUresult res = real(name, (int)sizeof(name), 0);
-    if (res != CUDA_SUCCESS)
-        return res;
-    const struct hook_model *m = hook_model_find(name);
-    if (m) {
-        double share = hook_vram_cfg.tflops / m->fp16_tflops * 100.0;
-        uint32_t p = share >= 100.0 ? 100 : (uint32_t)(share + 0.5);
-        *pct = p < 1 ? 1 : p;
-        LOG_INFO("hook", "vGPU '%s': GPOOL_TFLOPS_LIMIT %g of %s (%g FP16 TFLOPs) is %u%%",
-                 hook_vram_cfg.name, hook_vram_cfg.tflops, name, m->fp16_tflops, *pct);
-        return CUDA_SUCCESS;
+    char first[256] = "";
+    const struct hook_model *m0 = NULL;
+    for (int d = 0; d < ndev; d++) {
+        char name[256] = "";
+        CUresult res = real(name, (int)sizeof(name), d);
+        if (res != CUDA_SUCCESS)
+            return res;
+        const struct hook_model *m = hook_model_find(name);
+        if (!m) {
+            LOG_ERROR("hook",
+                      "vGPU '%s': GPOOL_TFLOPS_LIMIT: the model '%s' of device %d is not in "
+                      "the hook's TFLOPs table; set GPOOL_COMPUTE_LIMIT instead",
+                      hook_vram_cfg.name, name, d);
+            return CUDA_ERROR_INVALID_VALUE;
+        }
+        if (!m0) {
+            m0 = m;
+            snprintf(first, sizeof(first), "%s", name);
+        } else if (m->fp16_tflops != m0->fp16_tflops) {
+            LOG_ERROR("hook",
+                      "vGPU '%s': GPOOL_TFLOPS_LIMIT: device 0 is '%s' (%g FP16 TFLOPs) but "
+                      "device %d is '%s' (%g): one limit cannot be the same share of both; "
+                      "set GPOOL_COMPUTE_LIMIT, or CUDA_VISIBLE_DEVICES to one model",
+                      hook_vram_cfg.name, first, m0->fp16_tflops, d, name, m->fp16_tflops);
+            return CUDA_ERROR_INVALID_VALUE;
+        }
     }
-    LOG_ERROR("hook",
-              "vGPU '%s': GPOOL_TFLOPS_LIMIT: the device model '%s' is not in the hook's "
-              "TFLOPs table; set GPOOL_COMPUTE_LIMIT instead",
-              hook_vram_cfg.name, name);
-    return CUDA_ERROR_INVALID_VALUE;
+    double share = hook_vram_cfg.tflops / m0->fp16_tflops * 100.0;
+    uint32_t p = share >= 100.0 ? 100 : (uint32_t)(share + 0.5);
+    *pct = p < 1 ? 1 : p;
+    LOG_INFO("hook", "vGPU '%s': GPOOL_TFLOPS_LIMIT %g of %s (%g FP16 TFLOPs) is %u%%",
+             hook_vram_cfg.name, hook_vram_cfg.tflops, first, m0->fp16_tflops, *pct);
+    return CUDA_SUCCESS;
 }
 
 /*
@@ -205,7 +222,7 @@ CUresult hook_vram_ledger(struct ledger **out)
     if (ndev > LEDGER_MAX_DEVICES)
         ndev = LEDGER_MAX_DEVICES;
     if (hook_vram_cfg.have_tflops && !hook_vram_cfg.have_pct) {
-        res = tflops_to_pct(&hook_vram_cfg.compute_pct);
+        res = tflops_to_pct(ndev, &hook_vram_cfg.compute_pct);
         if (res != CUDA_SUCCESS)
             goto out;
         hook_vram_cfg.have_pct = 1;
