@@ -14,12 +14,13 @@
  * process's pid (in a PID namespace NVML reports the host's pids).
  */
 #include "hook.h"
-#include "system_dirs.h"
+#include "locate.h"
 
 #include "gpool/log.h"
 #include "gpool/nvml_abi.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,29 +48,24 @@ static struct {
     } dev[DEVTIME_MAX_DEVICES];
 } dt = {.once = PTHREAD_ONCE_INIT};
 
+/* The real NVML (locate.c; the NVML shim, when the system's libnvidia-ml.so.1 is the shim, is
+ * accepted: it forwards these calls unchanged). */
 static void *nvml_open(void)
 {
-    const char *env = getenv("GPOOL_REAL_NVML");
-    if (env && *env) {
-        void *h = env[0] == '/' ? dlopen(env, RTLD_LOCAL | RTLD_NOW) : NULL;
-        if (!h)
-            LOG_WARN("hook",
-                     "compute share: GPOOL_REAL_NVML '%s' cannot be loaded; charging by "
-                     "event timing only",
-                     env);
-        return h;
-    }
-    for (size_t i = 0; i < HOOK_SYSTEM_DIRS; i++) {
-        char path[512];
-        snprintf(path, sizeof(path), "%s/libnvidia-ml.so.1", hook_system_dirs[i]);
-        if (access(path, R_OK) != 0)
-            continue;
-        void *h = dlopen(path, RTLD_LOCAL | RTLD_NOW);
-        if (h)
-            return h;
-    }
-    LOG_INFO("hook", "compute share: no NVML found; charging by event timing only");
-    return NULL;
+    static const struct hook_lib_spec spec = {
+        .env = "GPOOL_REAL_NVML",
+        .soname = "libnvidia-ml.so.1",
+        .self = "gpool's hook",
+        .addr = (const void *)&hook_devtime_start,
+        .probe = "nvmlInit_v2",
+    };
+    char why[PATH_MAX + 128] = "";
+    int from_env = 0;
+    void *h = hook_lib_open(&spec, &from_env, why, sizeof(why));
+    if (!h)
+        LOG_INFO("hook", "compute share: %s%s; charging by event timing only",
+                 from_env ? "GPOOL_REAL_NVML: " : "", why);
+    return h;
 }
 
 static void load_once(void)

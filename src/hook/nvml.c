@@ -15,7 +15,7 @@
  * the real figures.
  */
 #include "gpool/ledger.h"
-#include "system_dirs.h"
+#include "locate.h"
 #include "gpool/log.h"
 #include "gpool/nvml_abi.h"
 
@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #if !defined(__x86_64__)
 #error "the NVML shim's forwards are written for x86-64"
@@ -81,70 +80,27 @@ __asm__(".text\n.type gpool_nvml_trampoline,@function\ngpool_nvml_trampoline:\n"
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 static void *real_handle;
 
-/* Whether path may be loaded as the real NVML; the reason goes to why when not. */
-static int candidate_usable(const char *path, const struct stat *self, char *why, size_t len)
-{
-    struct stat st;
-    if (path[0] != '/') {
-        snprintf(why, len, "'%s' is not an absolute path", path);
-        return 0;
-    }
-    if (stat(path, &st) != 0) {
-        snprintf(why, len, "'%s' does not exist", path);
-        return 0;
-    }
-    if (self && st.st_dev == self->st_dev && st.st_ino == self->st_ino) {
-        snprintf(why, len, "'%s' is gpool's NVML shim itself", path);
-        return 0;
-    }
-    return 1;
-}
-
-static int load_nvml(const char *path, char *why, size_t len)
-{
-    void *h = dlopen(path, RTLD_LOCAL | RTLD_NOW);
-    if (!h) {
-        const char *e = dlerror();
-        snprintf(why, len, "dlopen('%s'): %s", path, e ? e : "failed");
-        return -1;
-    }
-    Dl_info self_info, init_info;
-    void *init = dlsym(h, "nvmlInit_v2");
-    if (init && dladdr((void *)&gpool_nvml_resolve, &self_info) && dladdr(init, &init_info) &&
-        self_info.dli_fbase == init_info.dli_fbase) {
-        snprintf(why, len, "'%s' resolves to gpool's NVML shim itself", path);
-        return -1;
-    }
-    real_handle = h;
-    LOG_INFO(COMP, "real NVML '%s'", path);
-    return 0;
-}
-
 static void real_load_once(void)
 {
+    static const struct hook_lib_spec spec = {
+        .env = "GPOOL_REAL_NVML",
+        .soname = "libnvidia-ml.so.1",
+        .self = "gpool's NVML shim",
+        .addr = (const void *)&gpool_nvml_resolve,
+        .probe = "nvmlInit_v2",
+    };
     char why[PATH_MAX + 128] = "";
-    struct stat self_st, *self = NULL;
-    Dl_info info;
-    if (dladdr((void *)&gpool_nvml_resolve, &info) && info.dli_fname &&
-        stat(info.dli_fname, &self_st) == 0)
-        self = &self_st;
-    const char *env = getenv("GPOOL_REAL_NVML");
-    if (env && *env) {
-        if (!candidate_usable(env, self, why, sizeof(why)) || load_nvml(env, why, sizeof(why)) < 0)
-            LOG_ERROR(COMP, "GPOOL_REAL_NVML: %s; every NVML call will fail", why);
-        return;
-    }
-    for (size_t i = 0; i < HOOK_SYSTEM_DIRS; i++) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/libnvidia-ml.so.1", hook_system_dirs[i]);
-        if (!candidate_usable(path, self, why, sizeof(why)))
-            continue;
-        if (load_nvml(path, why, sizeof(why)) == 0)
-            return;
-        LOG_WARN(COMP, "%s", why);
-    }
-    LOG_ERROR(COMP, "no real NVML found (set GPOOL_REAL_NVML to its absolute path); every NVML "
-                    "call will fail");
+    int from_env = 0;
+    real_handle = hook_lib_open(&spec, &from_env, why, sizeof(why));
+    if (real_handle)
+        LOG_INFO(COMP, "real NVML '%s'", why);
+    else if (from_env)
+        LOG_ERROR(COMP, "GPOOL_REAL_NVML: %s; every NVML call will fail", why);
+    else
+        LOG_ERROR(COMP,
+                  "no real NVML found (%s; set GPOOL_REAL_NVML to its absolute path); every "
+                  "NVML call will fail",
+                  why);
 }
 
 static void *real_sym(const char *name)

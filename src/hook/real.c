@@ -2,14 +2,14 @@
  * real.c: finds and loads the real libcuda.so.1 the hook forwards to.
  *
  * Nothing happens at load time: the first call through any wrapper runs hook_real_load, which
- * (once, under pthread_once) picks the driver — GPOOL_REAL_DRIVER, an absolute path, or else the
- * first libcuda.so.1 in the system's library directories — refuses the hook itself and the
+ * (once, under pthread_once) picks the driver (locate.c) — GPOOL_REAL_DRIVER, an absolute path, or
+ * else the first libcuda.so.1 in the system's library directories — refuses the hook itself and the
  * toolkit's stub by file identity, dlopens it RTLD_LOCAL|RTLD_NOW and resolves every table entry
  * with dlsym. When nothing usable is found every wrapper answers an error and the reason goes to
  * LOG_ERROR.
  */
 #include "hook.h"
-#include "system_dirs.h"
+#include "locate.h"
 
 #include "gpool/log.h"
 
@@ -34,11 +34,6 @@ static const char *const stub_paths[] = {
     "targets/sbsa-linux/lib/stubs/libcuda.so",
 };
 
-static int same_file(const struct stat *a, const struct stat *b)
-{
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
-}
-
 /* True when st is the stub libcuda.so of a toolkit at root. */
 static int is_toolkit_stub(const char *root, const struct stat *st)
 {
@@ -49,60 +44,28 @@ static int is_toolkit_stub(const char *root, const struct stat *st)
     for (size_t i = 0; i < sizeof(stub_paths) / sizeof(stub_paths[0]); i++) {
         if (snprintf(path, sizeof(path), "%s/%s", root, stub_paths[i]) >= (int)sizeof(path))
             continue;
-        if (stat(path, &s) == 0 && same_file(&s, st))
+        if (stat(path, &s) == 0 && s.st_dev == st->st_dev && s.st_ino == st->st_ino)
             return 1;
     }
     return 0;
 }
 
-/*
- * Whether path may be loaded as the real driver: an absolute path to an existing file that is
- * neither this library (self, NULL when unknown) nor a toolkit's stub. On refusal writes the
- * reason to why.
- */
-static int candidate_usable(const char *path, const struct stat *self, char *why, size_t len)
+/* A candidate driver must not be a toolkit's stub (which answers CUDA_ERROR_STUB_LIBRARY). */
+static int not_a_stub(const char *path, const struct stat *st, char *why, size_t len)
 {
-    struct stat st;
     char resolved[PATH_MAX];
-
-    if (path[0] != '/') {
-        snprintf(why, len, "'%s' is not an absolute path", path);
-        return 0;
-    }
-    if (stat(path, &st) != 0) {
-        snprintf(why, len, "'%s' does not exist", path);
-        return 0;
-    }
-    if (self && same_file(&st, self)) {
-        snprintf(why, len, "'%s' is gpool's hook itself", path);
-        return 0;
-    }
     if ((realpath(path, resolved) && strstr(resolved, "/stubs/")) ||
-        is_toolkit_stub(getenv("CUDA_HOME"), &st) || is_toolkit_stub(getenv("CUDA_PATH"), &st) ||
-        is_toolkit_stub("/usr/local/cuda", &st)) {
+        is_toolkit_stub(getenv("CUDA_HOME"), st) || is_toolkit_stub(getenv("CUDA_PATH"), st) ||
+        is_toolkit_stub("/usr/local/cuda", st)) {
         snprintf(why, len, "'%s' is the CUDA toolkit's stub libcuda.so, not a driver", path);
         return 0;
     }
     return 1;
 }
 
-/* Loads path and resolves the table; 0 on success, -1 with the reason in why. */
-static int load_driver(const char *path, char *why, size_t len)
+/* Resolves the table in the opened driver; 0, or -1 with the reason in why. */
+static int take_driver(void *handle, const char *path, char *why, size_t len)
 {
-    void *handle = dlopen(path, RTLD_LOCAL | RTLD_NOW);
-    if (!handle) {
-        const char *err = dlerror();
-        snprintf(why, len, "dlopen('%s'): %s", path, err ? err : "failed");
-        return -1;
-    }
-    /* The file checks ran before; this catches a loader that handed back the hook anyway. */
-    void *init = dlsym(handle, "cuInit");
-    Dl_info self_info, init_info;
-    if (init && dladdr((void *)&hook_real_load, &self_info) && dladdr(init, &init_info) &&
-        self_info.dli_fbase == init_info.dli_fbase) {
-        snprintf(why, len, "'%s' resolves to gpool's hook itself", path);
-        return -1; /* the hook's own handle: dlclose would only drop a reference */
-    }
     int found = 0;
     for (int i = 0; i < GPOOL_API_COUNT; i++) {
         hook_real.fn[i] = dlsym(handle, gpool_api_table[i].name);
@@ -110,7 +73,6 @@ static int load_driver(const char *path, char *why, size_t len)
     }
     if (!found) {
         memset(hook_real.fn, 0, sizeof(hook_real.fn));
-        dlclose(handle);
         snprintf(why, len, "'%s' exports no CUDA driver entry point", path);
         return -1;
     }
@@ -122,38 +84,25 @@ static int load_driver(const char *path, char *why, size_t len)
 
 static void load_once(void)
 {
+    static const struct hook_lib_spec spec = {
+        .env = "GPOOL_REAL_DRIVER",
+        .soname = "libcuda.so.1",
+        .self = "gpool's hook",
+        .addr = (const void *)&hook_real_load,
+        .probe = "cuInit",
+        .file_ok = not_a_stub,
+        .take = take_driver,
+    };
     char why[PATH_MAX + 128] = "";
-    struct stat self_st, *self = NULL;
-    Dl_info info;
-
-    if (dladdr((void *)&hook_real_load, &info) && info.dli_fname && stat(info.dli_fname, &self_st) == 0)
-        self = &self_st;
-    else
-        LOG_WARN("hook", "cannot locate the hook's own file; relying on the loader check");
-
-    const char *env = getenv("GPOOL_REAL_DRIVER");
-    if (env && *env) {
-        /* An explicit choice is never replaced by a search: a wrong path is a configuration
-         * error to report, not to paper over. */
-        if (!candidate_usable(env, self, why, sizeof(why)) || load_driver(env, why, sizeof(why)) < 0)
+    int from_env = 0;
+    if (!hook_lib_open(&spec, &from_env, why, sizeof(why))) {
+        if (from_env)
             LOG_ERROR("hook", "GPOOL_REAL_DRIVER: %s; every CUDA call will fail", why);
-    } else {
-        int loaded = 0;
-        for (size_t i = 0; i < HOOK_SYSTEM_DIRS && !loaded; i++) {
-            char path[PATH_MAX];
-            snprintf(path, sizeof(path), "%s/libcuda.so.1", hook_system_dirs[i]);
-            char skip[PATH_MAX + 128];
-            if (!candidate_usable(path, self, skip, sizeof(skip))) {
-                LOG_DEBUG("hook", "skipping %s", skip);
-                continue;
-            }
-            loaded = load_driver(path, why, sizeof(why)) == 0;
-            if (!loaded)
-                LOG_WARN("hook", "%s", why);
-        }
-        if (!loaded)
-            LOG_ERROR("hook", "no real CUDA driver found (set GPOOL_REAL_DRIVER to its absolute "
-                              "path); every CUDA call will fail");
+        else
+            LOG_ERROR("hook",
+                      "no real CUDA driver found (%s; set GPOOL_REAL_DRIVER to its absolute "
+                      "path); every CUDA call will fail",
+                      why);
     }
     hook_intercept_init();
     atomic_store_explicit(&hook_real_ready, 1, memory_order_release);

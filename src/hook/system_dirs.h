@@ -2,7 +2,7 @@
  * Where NVIDIA's user-space libraries (libcuda.so.1, libnvidia-ml.so.1) live on the distributions
  * and container images gpool meets: the directories ld.so's cache covers, NVIDIA's container
  * toolkit's, WSL's. Searched in this order, by absolute path, when GPOOL_REAL_DRIVER /
- * GPOOL_REAL_NVML is not set (real.c, nvml.c, devtime.c).
+ * GPOOL_REAL_NVML is not set (locate.c).
  */
 #ifndef GPOOL_HOOK_SYSTEM_DIRS_H
 #define GPOOL_HOOK_SYSTEM_DIRS_H
