@@ -57,7 +57,8 @@ static struct {
     struct vp_pool *pools;
     size_t npools;
     struct vp_block *tab; /* open addressing, linear probing; load kept at most 1/2 */
-    size_t cap, n;
+    size_t cap;
+    atomic_size_t n; /* blocks in the table (changed under the lock): the free path's fast path */
     atomic_uint nfreed; /* freed blocks still charged, all pools: reconcile_all's fast path */
 } vp = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -458,7 +459,10 @@ done:
 int hook_vram_pool_freed(uint64_t ptr, int now)
 {
     struct ledger *l = hook_vram_ledger_opened();
-    if (!l || !ptr)
+    /* Every cuMemFree comes here: a process with no pool block outstanding (always one that
+     * does not use pools) pays one load, not the lock. A block is in the table before the
+     * allocation that made it returns, so a free of it sees it counted. */
+    if (!l || !ptr || atomic_load_explicit(&vp.n, memory_order_acquire) == 0)
         return 0;
     pthread_mutex_lock(&vp.lock);
     struct vp_block *b = tab_find(ptr);
