@@ -5,6 +5,7 @@
  * crash, and the reason (EXPECT) is logged once (GPOOL_LOG=error:<file>).
  */
 #include "check.h"
+#include "log_file.h"
 
 #include "gpool/nvml_abi.h"
 
@@ -15,11 +16,7 @@
 int main(int argc, char **argv)
 {
     REQUIRE(argc == 3, "usage: test_nvml_refuse SHIM EXPECT");
-    const char *log = getenv("GPOOL_LOG");
-    const char *log_path = log ? strchr(log, ':') : NULL;
-    REQUIRE(log_path, "GPOOL_LOG must be error:<file>");
-    log_path++;
-    unlink(log_path);
+    const char *log_path = log_file_reset();
 
     void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
     REQUIRE(h, "dlopen %s: %s", argv[1], dlerror());
@@ -33,17 +30,11 @@ int main(int argc, char **argv)
     unsigned int n = 7;
     CHECK_RC(count(&n), NVML_ERROR_LIBRARY_NOT_FOUND);
 
-    FILE *f = fopen(log_path, "r");
-    REQUIRE(f != NULL, "nothing logged to %s", log_path);
     char buf[4096];
-    size_t len = fread(buf, 1, sizeof(buf) - 1, f);
-    buf[len] = 0;
-    fclose(f);
+    log_file_read(log_path, buf, sizeof(buf));
     CHECK(strstr(buf, "GPOOL_REAL_NVML") && strstr(buf, argv[2]), "log lacks '%s': %s", argv[2],
           buf);
-    int times = 0;
-    for (const char *s = buf; (s = strstr(s, "GPOOL_REAL_NVML:")); s++)
-        times++;
+    int times = count_of(buf, "GPOOL_REAL_NVML:");
     CHECK(times == 1, "the reason was logged %d times", times);
     return check_done("hook-nvml-refuse");
 }

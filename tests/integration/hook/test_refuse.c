@@ -8,6 +8,7 @@
 #include "gpool/api_table.h"
 
 #include "check.h"
+#include "log_file.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -15,11 +16,7 @@
 int main(int argc, char **argv)
 {
     const char *expect = argc > 1 ? argv[1] : "";
-    const char *log = getenv("GPOOL_LOG");
-    const char *log_path = log ? strchr(log, ':') : NULL;
-    REQUIRE(log_path, "GPOOL_LOG must be error:<file>");
-    log_path++;
-    unlink(log_path);
+    const char *log_path = log_file_reset();
 
     CHECK_RC(cuInit(0), CUDA_ERROR_NO_DEVICE);
     CHECK_RC(cuInit(0), CUDA_ERROR_NO_DEVICE);
@@ -33,18 +30,12 @@ int main(int argc, char **argv)
     CHECK_RC(cuGetProcAddress_v2("cuInit", &p, 12000, 0, NULL), CUDA_ERROR_NOT_INITIALIZED);
     CHECK(p == (void *)1 || p == NULL, "pfn %p", p);
 
-    FILE *f = fopen(log_path, "r");
-    REQUIRE(f != NULL, "nothing logged to %s", log_path);
     char buf[4096];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    buf[n] = 0;
-    fclose(f);
+    log_file_read(log_path, buf, sizeof(buf));
     CHECK(strstr(buf, "GPOOL_REAL_DRIVER") && strstr(buf, expect), "log lacks '%s': %s", expect,
           buf);
     /* Logged once: the driver is looked for once, not on every call. */
-    int times = 0;
-    for (const char *s = buf; (s = strstr(s, "GPOOL_REAL_DRIVER:")); s++)
-        times++;
+    int times = count_of(buf, "GPOOL_REAL_DRIVER:");
     CHECK(times == 1, "the reason was logged %d times", times);
     return check_done("hook-refuse");
 }

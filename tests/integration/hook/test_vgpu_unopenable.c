@@ -5,14 +5,11 @@
  * name and the path (GPOOL_LOG=error:<file>), not once per call.
  */
 #include "hook_test.h"
+#include "log_file.h"
 
 int main(void)
 {
-    const char *log = getenv("GPOOL_LOG");
-    const char *log_path = log ? strchr(log, ':') : NULL;
-    REQUIRE(log_path, "GPOOL_LOG must be error:<file>");
-    log_path++;
-    unlink(log_path);
+    const char *log_path = log_file_reset();
 
     for (int i = 0; i < 3; i++)
         CHECK_RC(cuInit(0), CUDA_ERROR_OPERATING_SYSTEM);
@@ -20,15 +17,9 @@ int main(void)
     CHECK(cuMemAlloc_v2(&p, 1 << 20) != CUDA_SUCCESS && p == 0,
           "an allocation got through a vGPU without a ledger: %llx", (unsigned long long)p);
 
-    FILE *f = fopen(log_path, "r");
-    REQUIRE(f != NULL, "nothing logged to %s", log_path);
     char buf[8192];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    int times = 0;
-    for (const char *s = buf; (s = strstr(s, "cannot open its ledger")); s++)
-        times++;
+    log_file_read(log_path, buf, sizeof(buf));
+    int times = count_of(buf, "cannot open its ledger");
     CHECK(times == 1, "the reason was logged %d times: %s", times, buf);
     CHECK(strstr(buf, getenv("GPOOL_VGPU")) && strstr(buf, "/dev/null/gpool-vgpu") &&
               strstr(buf, "Not a directory"),

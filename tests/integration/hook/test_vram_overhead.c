@@ -14,6 +14,7 @@
  *   library      cuLibraryLoadData / FromFile / Unload on the H100 under a 1 GiB cap
  */
 #include "hook_test.h"
+#include "log_file.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -221,11 +222,7 @@ static void test_override(void)
  * log (GPOOL_LOG=error:<file>) names the variable and its value. */
 static void test_badoverride(void)
 {
-    const char *log = getenv("GPOOL_LOG");
-    const char *log_path = log ? strchr(log, ':') : NULL;
-    REQUIRE(log_path, "GPOOL_LOG must be error:<file>");
-    log_path++;
-    unlink(log_path);
+    const char *log_path = log_file_reset();
 
     CUdevice dev;
     CUcontext ctx = NULL;
@@ -245,12 +242,8 @@ static void test_badoverride(void)
     check_ledger(l);
     ledger_close(l);
 
-    char buf[4096] = "";
-    FILE *f = fopen(log_path, "r");
-    REQUIRE(f != NULL, "nothing logged to %s", log_path);
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    buf[n] = 0;
-    fclose(f);
+    char buf[4096];
+    log_file_read(log_path, buf, sizeof(buf));
     CHECK(strstr(buf, "GPOOL_VRAM_CTX_OVERHEAD") && strstr(buf, "'lots'"),
           "the log does not name the variable and its value: %s", buf);
 }
