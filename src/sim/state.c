@@ -1673,8 +1673,9 @@ int sim_instance_remove(const char *dir, const char *name, int force, char *err,
  *   included, let it pass: they sleep on the engine_seq futex until the next release. A turn is
  *   void when its process no longer waits, is dead (its slot's liveness lock is gone) or lets it
  *   lapse for ENGINE_TURN_GRACE_NS (stopped, or not scheduled): a lapsed slot is then passed
- *   over until it takes the engine itself, so a stopped process costs the others one grace.
- *   Every sleep is bounded, so nothing a dead process left behind can block anyone for good.
+ *   over until its process runs again (it clears the mark itself), so a stopped process costs
+ *   the others one grace. Waiters sleep only on engine_seq, never on the mutex, and every sleep
+ *   is bounded, so nothing a dead or stopped process left behind can block anyone for good.
  */
 
 #define ENGINE_TURN_GRACE_NS (20ull * 1000 * 1000)
@@ -1751,7 +1752,7 @@ static int32_t engine_next(struct sim_instance *inst, int dev, int self)
     struct sim_state_slot *slots = st_slot(h, 0);
     uint32_t n = h->nslots;
     uint32_t start = self >= 0 ? (uint32_t)self + 1 : 0;
-    int32_t passed = dv->engine_passed;
+    int32_t passed = __atomic_load_n(&dv->engine_passed, __ATOMIC_SEQ_CST);
     for (uint32_t i = 0; i < n; i++) {
         uint32_t c = (start + i) % n;
         if ((int)c == self || (int32_t)c == passed)
@@ -1776,14 +1777,37 @@ static int engine_turn_void(struct sim_instance *inst, int dev, int32_t t, uint6
     if (!__atomic_load_n(&st_slot(h, t)->engine_want[dev], __ATOMIC_ACQUIRE))
         return 1;
     if (now - dv->engine_turn_ns >= ENGINE_TURN_GRACE_NS) {
-        dv->engine_passed = t;
+        __atomic_store_n(&dv->engine_passed, t, __ATOMIC_SEQ_CST);
         return 1;
     }
     return !slot_alive(inst, t);
 }
 
+/* Sleeps until device dev's engine is next released (engine_seq moves past seq), at most ns. */
+static void engine_sleep(struct sim_state_dev *dv, uint32_t seq, uint64_t ns)
+{
+    __atomic_fetch_add(&dv->engine_waiters, 1, __ATOMIC_SEQ_CST);
+    futex_wait_shared(&dv->engine_seq, seq, ns < ENGINE_SLEEP_MAX_NS ? ns : ENGINE_SLEEP_MAX_NS);
+    __atomic_fetch_sub(&dv->engine_waiters, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Clears slot self's passed-over mark, if it is set (self runs, so it is not stopped). */
+static void engine_unpass(struct sim_state_dev *dv, int32_t self)
+{
+    if (self >= 0)
+        __atomic_compare_exchange_n(&dv->engine_passed, &self, -1, 0, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_RELAXED);
+}
+
 /* Takes the shared engine of device dev for this process (its local queue passed). Returns
- * whether the mutex is held. */
+ * whether the mutex is held.
+ *
+ * A waiter never sleeps on the mutex itself, only on engine_seq (every release wakes all of its
+ * sleepers) and then tries the mutex: a sleep inside pthread_mutex_lock would leave the waiter
+ * blind while a holder that releases and takes it straight back keeps it, and a waiter stopped
+ * as the holder unlocks would take the kernel's one wake-up of the mutex. Each time it runs it
+ * also clears its own passed-over mark: a process that let its turn lapse only because it was
+ * not scheduled is back in the round as soon as it runs again. */
 static int engine_take(struct sim_instance *inst, int dev)
 {
     struct sim_state_hdr *h = inst->hdr;
@@ -1794,7 +1818,12 @@ static int engine_take(struct sim_instance *inst, int dev)
         __atomic_store_n(&sl->engine_want[dev], 1, __ATOMIC_SEQ_CST);
     for (;;) {
         uint32_t seq = __atomic_load_n(&dv->engine_seq, __ATOMIC_SEQ_CST);
-        int rc = gpool_robust_lock(&dv->engine);
+        engine_unpass(dv, self);
+        int rc = pthread_mutex_trylock(&dv->engine);
+        if (rc == EBUSY) {
+            engine_sleep(dv, seq, ENGINE_SLEEP_MAX_NS);
+            continue;
+        }
         if (rc == EOWNERDEAD) {
             /* The holder died with the device: its work is gone, the turn fields are whole
              * (each is one aligned store). */
@@ -1816,14 +1845,10 @@ static int engine_take(struct sim_instance *inst, int dev)
          * lapses (bounded either way). */
         uint64_t left = dv->engine_turn_ns + ENGINE_TURN_GRACE_NS - now;
         pthread_mutex_unlock(&dv->engine);
-        __atomic_fetch_add(&dv->engine_waiters, 1, __ATOMIC_SEQ_CST);
-        futex_wait_shared(&dv->engine_seq, seq,
-                          left < ENGINE_SLEEP_MAX_NS ? left : ENGINE_SLEEP_MAX_NS);
-        __atomic_fetch_sub(&dv->engine_waiters, 1, __ATOMIC_SEQ_CST);
+        engine_sleep(dv, seq, left);
     }
     dv->engine_turn = -1;
-    if (self >= 0 && dv->engine_passed == self)
-        dv->engine_passed = -1;
+    engine_unpass(dv, self);
     dv->engine_holder = self;
     __atomic_fetch_add(&dv->engine_grants, 1, __ATOMIC_RELAXED);
     if (sl) {
@@ -1956,6 +1981,7 @@ int sim_engine_stats(struct sim_instance *inst, int dev, struct sim_engine_stats
     memset(out, 0, sizeof(*out));
     out->grants = __atomic_load_n(&dv->engine_grants, __ATOMIC_RELAXED);
     out->holder = __atomic_load_n(&dv->engine_holder, __ATOMIC_RELAXED);
+    out->passed = __atomic_load_n(&dv->engine_passed, __ATOMIC_RELAXED);
     out->slot = inst->slot;
     for (uint32_t s = 0; s < h->nslots; s++) {
         struct sim_state_slot *sl = st_slot(h, (int)s);

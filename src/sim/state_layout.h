@@ -80,11 +80,12 @@ struct sim_state_dev {
     int32_t pci_domain, pci_bus, pci_device;
     pthread_mutex_t engine; /* robust, process-shared: held while the device runs someone's work */
     /* Fairness of the engine (state.c, "the engine"): the fields below are written under the
-     * engine mutex (engine_seq and engine_waiters atomically too). */
+     * engine mutex (engine_seq, engine_waiters and engine_passed atomically too; a waiter clears
+     * its own engine_passed without the mutex). */
     uint32_t engine_seq;     /* futex word: bumped at every release of the engine */
     uint32_t engine_waiters; /* threads sleeping on engine_seq (a wake is needed) */
     int32_t engine_turn;     /* slot the last releaser handed the engine to; -1: anyone's */
-    int32_t engine_passed;   /* slot that let its turn lapse: passed over until it takes it */
+    int32_t engine_passed;   /* slot that let its turn lapse: passed over until it runs again */
     int32_t engine_holder;   /* slot holding the engine, -1 when none (or a slotless process) */
     uint32_t engine_pad;
     uint64_t engine_turn_ns; /* CLOCK_MONOTONIC time engine_turn was set */
@@ -147,6 +148,7 @@ struct sim_engine_stats {
     int waiting;           /* other live processes waiting for it now */
     int32_t holder;        /* the slot holding it, -1 when none */
     int32_t slot;          /* this process's slot, -1 when none yet */
+    int32_t passed;        /* the slot passed over since it let its turn lapse, -1 when none */
 };
 int sim_engine_stats(struct sim_instance *inst, int dev, struct sim_engine_stats *out);
 

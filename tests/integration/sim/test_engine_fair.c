@@ -7,7 +7,8 @@
  *     it (nearly) every other time before the other is done — a releaser never barges back in
  *     while the other waits;
  *   - robust: a holder SIGKILLed mid-hold, a waiter SIGKILLed while it waits (and then handed
- *     the engine) and a waiter stopped as the holder releases block nobody.
+ *     the engine) and a waiter stopped as the holder releases block nobody, and a waiter that
+ *     let its turn lapse is back in the round once it runs again.
  *
  * Everything is asserted on counters and order, never on timings: a waiting loop only guards
  * against a hang (HANG_GUARD_MS, then the test fails).
@@ -151,8 +152,17 @@ static void kid_say(int fd, uint64_t v)
     util_write_u64(fd, v);
 }
 
-/* HOLDER: takes the engine, reports 1, releases it on command 1 and reports 2, then waits to be
- * killed. WAITER: takes the engine (blocking), reports 1, releases it, reports 2 and exits. */
+/* Logs a take by the process holding the engine (the engine orders the writers). */
+static void log_take(unsigned char who)
+{
+    uint32_t i = atomic_fetch_add(&takes->n, 1);
+    if (i < sizeof(takes->who))
+        takes->who[i] = who;
+}
+
+/* HOLDER: takes the engine and reports 1; on command 3 releases it, takes it straight back and
+ * reports 3; on command 1 releases it, reports 2 and waits to be killed. WAITER: takes the engine
+ * (blocking), reports 1, releases it, reports 2 and exits. */
 static struct kid spawn_kid(enum role role)
 {
     int rep[2], cmd[2];
@@ -168,11 +178,17 @@ static struct kid spawn_kid(enum role role)
         if (sim_instance_attach(&inst, err, sizeof(err)) != 0)
             _exit(10);
         sim_engine_acquire(inst, 0);
+        log_take(role == HOLDER ? 'h' : 'w');
         kid_say(rep[1], 1);
-        if (role == HOLDER) {
-            uint64_t c;
+        for (uint64_t c = 0; role == HOLDER && c != 1;) {
             if (util_read_u64(cmd[0], &c) != 0)
                 _exit(11);
+            if (c == 3) {
+                sim_engine_release(inst, 0);
+                sim_engine_acquire(inst, 0);
+                log_take('h');
+                kid_say(rep[1], 3);
+            }
         }
         sim_engine_release(inst, 0);
         kid_say(rep[1], 2);
@@ -202,6 +218,27 @@ static int kid_silent(struct kid *k)
 {
     struct pollfd p = {k->rd, POLLIN, 0};
     return poll(&p, 1, 0) == 0;
+}
+
+/* The state letter of process pid in /proc/pid/stat ('S' sleeping, 'T' stopped, ...). */
+static char proc_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return '?';
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' ? paren[2] : '?';
+}
+
+static int32_t passed_slot(struct sim_instance *inst)
+{
+    struct sim_engine_stats st;
+    return sim_engine_stats(inst, 0, &st) == 0 ? st.passed : -2;
 }
 
 static void kid_end(struct kid *k, int sig)
@@ -269,6 +306,47 @@ static void test_waiter_killed_or_stopped(struct sim_instance *inst)
     sim_engine_release(inst, 0);
 }
 
+/* A waiter that lets its turn lapse because it is not running (here: stopped) is passed over,
+ * and back in the round as soon as it runs again: the next release is its turn, even though the
+ * releaser takes the engine straight back. (Were it passed over until it next took the engine,
+ * a releaser that takes it straight back would keep it from a process that was merely not
+ * scheduled for one grace, for good.) */
+static void test_lapsed_waiter_rejoins(struct sim_instance *inst)
+{
+    memset(takes, 0, sizeof(*takes));
+    struct kid h = spawn_kid(HOLDER);
+    CHECK(kid_report(&h, "holder") == 1, "holder did not take the engine");
+    struct kid w = spawn_kid(WAITER);
+    WAIT_UNTIL(others_waiting(inst) >= 1, "the waiter never waited");
+    kill(w.pid, SIGSTOP);
+    WAIT_UNTIL(proc_state(w.pid) == 'T', "the waiter never stopped");
+
+    kid_say(h.wr, 3); /* the turn goes to the stopped waiter, lapses, and the holder retakes */
+    CHECK(kid_report(&h, "holder retaking past a stopped waiter") == 3, "holder did not retake");
+    CHECK(passed_slot(inst) >= 0, "the stopped waiter's lapsed turn did not pass it over");
+    CHECK(kid_silent(&w), "the stopped waiter took the engine");
+
+    kill(w.pid, SIGCONT);
+    /* Released now, the engine is the waiter's (takes: its, then the holder's retake). Should the
+     * waiter let this turn lapse too (not scheduled for a grace on a loaded machine), it is
+     * passed over again until it runs: try again, a few times. */
+    int took = 0;
+    for (int attempt = 0; attempt < 10 && !took; attempt++) {
+        WAIT_UNTIL(passed_slot(inst) == -1, "the waiter runs again but is still passed over");
+        uint32_t before = atomic_load(&takes->n);
+        kid_say(h.wr, 3);
+        CHECK(kid_report(&h, "holder retaking") == 3, "holder did not retake");
+        took = atomic_load(&takes->n) == before + 2 && takes->who[before] == 'w';
+    }
+    CHECK(took, "the continued waiter never got its turn before the holder's retake");
+    CHECK(kid_report(&w, "continued waiter") == 1, "the continued waiter did not get the engine");
+    CHECK(kid_report(&w, "continued waiter releasing") == 2, "the waiter did not release");
+    kid_end(&w, 0);
+    kid_say(h.wr, 1);
+    CHECK(kid_report(&h, "holder releasing") == 2, "holder did not release");
+    kid_end(&h, SIGKILL);
+}
+
 int main(void)
 {
     /* Hand the engine round at every hold once someone waits: the order, not the clock. */
@@ -281,6 +359,7 @@ int main(void)
     test_fair(1);
     test_holder_killed(inst);
     test_waiter_killed_or_stopped(inst);
+    test_lapsed_waiter_rejoins(inst);
 
     util_check_state(inst, "at the end");
     sim_instance_detach(inst);
