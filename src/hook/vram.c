@@ -337,6 +337,12 @@ int hook_vram_round_granule(uint64_t bytes, uint64_t *out)
     return 0;
 }
 
+/* x rounded up to a multiple of align (> 0); the caller keeps x + align from overflowing. */
+static uint64_t round_up(uint64_t x, uint64_t align)
+{
+    return (x + align - 1) / align * align;
+}
+
 /* Bytes of pitch x height, rounded to the granule; -1 on overflow. */
 static int pitch_charge(uint64_t pitch, uint64_t height, uint64_t *out)
 {
@@ -361,8 +367,7 @@ static int array_level_bytes(uint64_t elem, uint64_t w, uint64_t h, uint64_t d, 
     if (w > UINT32_MAX || h > UINT32_MAX || d > UINT32_MAX)
         return -1;
     uint64_t row = w * elem; /* elem <= 16 */
-    uint64_t pitch = (row + HOOK_VRAM_ARRAY_ROW_ALIGN - 1) / HOOK_VRAM_ARRAY_ROW_ALIGN *
-                     HOOK_VRAM_ARRAY_ROW_ALIGN;
+    uint64_t pitch = round_up(row, HOOK_VRAM_ARRAY_ROW_ALIGN);
     uint64_t rows = (h ? h : 1) * (d ? d : 1); /* < 2^64 */
     if (pitch && rows > UINT64_MAX / pitch)
         return -1;
@@ -458,9 +463,7 @@ static int requested_charge(const struct hook_call *call, uint64_t *bytes)
             *bytes = 0;
             return 0;
         }
-        uint64_t est =
-            (w + HOOK_VRAM_PITCH_ALIGN - 1) / HOOK_VRAM_PITCH_ALIGN * HOOK_VRAM_PITCH_ALIGN;
-        return pitch_charge(est, h, bytes);
+        return pitch_charge(round_up(w, HOOK_VRAM_PITCH_ALIGN), h, bytes);
     }
     case GPOOL_API_ID_cuMemAllocAsync:
     case GPOOL_API_ID_cuMemAllocAsync_ptsz:
