@@ -1680,6 +1680,7 @@ int sim_instance_remove(const char *dir, const char *name, int force, char *err,
 
 #define ENGINE_TURN_GRACE_NS (20ull * 1000 * 1000)
 #define ENGINE_SLEEP_MAX_NS  (10ull * 1000 * 1000)
+#define ENGINE_LOOK_PAUSE_NS (50 * 1000)
 
 /* A thread's engines: how deep it holds each device's (nested acquisitions count), and the
  * device a stream worker holds between operations (sim_engine_hold), plus one. */
@@ -1744,8 +1745,9 @@ static void futex_wake_shared(uint32_t *word)
 }
 
 /* The next process after slot `self` (round robin) waiting for device dev's engine, alive and
- * not passed over; -1 when none. */
-static int32_t engine_next(struct sim_instance *inst, int dev, int self)
+ * not passed over; -1 when none. *passed_over tells whether a waiting live process was skipped
+ * because it is passed over. */
+static int32_t engine_next(struct sim_instance *inst, int dev, int self, int *passed_over)
 {
     struct sim_state_hdr *h = inst->hdr;
     const struct sim_state_dev *dv = st_dev(h, dev);
@@ -1753,34 +1755,55 @@ static int32_t engine_next(struct sim_instance *inst, int dev, int self)
     uint32_t n = h->nslots;
     uint32_t start = self >= 0 ? (uint32_t)self + 1 : 0;
     int32_t passed = __atomic_load_n(&dv->engine_passed, __ATOMIC_SEQ_CST);
+    *passed_over = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t c = (start + i) % n;
-        if ((int)c == self || (int32_t)c == passed)
+        if ((int)c == self)
             continue;
         if (!__atomic_load_n(&slots[c].engine_want[dev], __ATOMIC_ACQUIRE))
             continue;
         if (__atomic_load_n(&slots[c].state, __ATOMIC_ACQUIRE) != SIM_SLOT_LIVE ||
             !slot_alive(inst, (int)c))
             continue;
+        if ((int32_t)c == passed) {
+            *passed_over = 1;
+            continue;
+        }
         return (int32_t)c;
     }
     return -1;
 }
 
-/* Whether the turn the last releaser gave to slot t no longer stands. Engine mutex held. */
-static int engine_turn_void(struct sim_instance *inst, int dev, int32_t t, uint64_t now)
+/* Whether the turn the last releaser gave to slot t (given at turn_ns) still stands: its
+ * process waits, is alive and has not let it lapse (*lapsed set when it has). Reads only: also
+ * called without the engine mutex, as a first look. */
+static int engine_turn_stands(struct sim_instance *inst, int dev, int32_t t, uint64_t turn_ns,
+                              uint64_t now, int *lapsed)
 {
     struct sim_state_hdr *h = inst->hdr;
-    struct sim_state_dev *dv = st_dev(h, dev);
+    *lapsed = 0;
     if ((uint32_t)t >= h->nslots)
-        return 1;
+        return 0;
     if (!__atomic_load_n(&st_slot(h, t)->engine_want[dev], __ATOMIC_ACQUIRE))
-        return 1;
-    if (now - dv->engine_turn_ns >= ENGINE_TURN_GRACE_NS) {
-        __atomic_store_n(&dv->engine_passed, t, __ATOMIC_SEQ_CST);
-        return 1;
+        return 0;
+    if (now - turn_ns >= ENGINE_TURN_GRACE_NS) {
+        *lapsed = 1;
+        return 0;
     }
-    return !slot_alive(inst, t);
+    return slot_alive(inst, t);
+}
+
+/* Whether the turn the last releaser gave to slot t no longer stands; a slot that let it lapse
+ * is passed over. Engine mutex held. */
+static int engine_turn_void(struct sim_instance *inst, int dev, int32_t t, uint64_t now)
+{
+    struct sim_state_dev *dv = st_dev(inst->hdr, dev);
+    int lapsed;
+    if (engine_turn_stands(inst, dev, t, dv->engine_turn_ns, now, &lapsed))
+        return 0;
+    if (lapsed)
+        __atomic_store_n(&dv->engine_passed, t, __ATOMIC_SEQ_CST);
+    return 1;
 }
 
 /* Sleeps until device dev's engine is next released (engine_seq moves past seq), at most ns. */
@@ -1803,11 +1826,14 @@ static void engine_unpass(struct sim_state_dev *dv, int32_t self)
  * whether the mutex is held.
  *
  * A waiter never sleeps on the mutex itself, only on engine_seq (every release wakes all of its
- * sleepers) and then tries the mutex: a sleep inside pthread_mutex_lock would leave the waiter
- * blind while a holder that releases and takes it straight back keeps it, and a waiter stopped
- * as the holder unlocks would take the kernel's one wake-up of the mutex. Each time it runs it
- * also clears its own passed-over mark: a process that let its turn lapse only because it was
- * not scheduled is back in the round as soon as it runs again. */
+ * sleepers): a sleep inside pthread_mutex_lock would leave the waiter blind while a holder that
+ * releases and takes it straight back keeps it, and a waiter stopped as the holder unlocks would
+ * take the kernel's one wake-up of the mutex. It first looks at the turn without the mutex and
+ * tries the mutex only when the engine may be its own: so the mutex is held by the engine's
+ * holder, and only for a moment by anyone else, and a waiter whose turn it is never finds it
+ * taken by one that merely looks (which would put it to sleep until the next release). Each
+ * time it runs it also clears its own passed-over mark: a process that let its turn lapse only
+ * because it was not scheduled is back in the round as soon as it runs again. */
 static int engine_take(struct sim_instance *inst, int dev)
 {
     struct sim_state_hdr *h = inst->hdr;
@@ -1819,9 +1845,23 @@ static int engine_take(struct sim_instance *inst, int dev)
     for (;;) {
         uint32_t seq = __atomic_load_n(&dv->engine_seq, __ATOMIC_SEQ_CST);
         engine_unpass(dv, self);
+        int32_t t = __atomic_load_n(&dv->engine_turn, __ATOMIC_SEQ_CST);
+        uint64_t turn_ns = __atomic_load_n(&dv->engine_turn_ns, __ATOMIC_SEQ_CST);
+        uint64_t now = now_ns();
+        int lapsed;
+        if (t >= 0 && t != self && engine_turn_stands(inst, dev, t, turn_ns, now, &lapsed)) {
+            engine_sleep(dv, seq, turn_ns + ENGINE_TURN_GRACE_NS - now);
+            continue;
+        }
         int rc = pthread_mutex_trylock(&dv->engine);
         if (rc == EBUSY) {
-            engine_sleep(dv, seq, ENGINE_SLEEP_MAX_NS);
+            if (t >= 0 && t == self) {
+                /* Ours, but another is looking at the turn under the mutex: a moment. */
+                struct timespec ts = {0, ENGINE_LOOK_PAUSE_NS};
+                nanosleep(&ts, NULL);
+            } else {
+                engine_sleep(dv, seq, ENGINE_SLEEP_MAX_NS);
+            }
             continue;
         }
         if (rc == EOWNERDEAD) {
@@ -1837,8 +1877,8 @@ static int engine_take(struct sim_instance *inst, int dev)
                 __atomic_store_n(&sl->engine_want[dev], 0, __ATOMIC_RELEASE);
             return 0;
         }
-        int32_t t = dv->engine_turn;
-        uint64_t now = now_ns();
+        t = dv->engine_turn;
+        now = now_ns();
         if (t < 0 || t == self || engine_turn_void(inst, dev, t, now))
             break;
         /* Another process's turn: sleep until the engine is next released, or until the turn
@@ -1847,7 +1887,7 @@ static int engine_take(struct sim_instance *inst, int dev)
         pthread_mutex_unlock(&dv->engine);
         engine_sleep(dv, seq, left);
     }
-    dv->engine_turn = -1;
+    __atomic_store_n(&dv->engine_turn, -1, __ATOMIC_SEQ_CST);
     engine_unpass(dv, self);
     dv->engine_holder = self;
     __atomic_fetch_add(&dv->engine_grants, 1, __ATOMIC_RELAXED);
@@ -1862,8 +1902,12 @@ static int engine_take(struct sim_instance *inst, int dev)
 static void engine_give(struct sim_instance *inst, int dev)
 {
     struct sim_state_dev *dv = st_dev(inst->hdr, dev);
-    dv->engine_turn = engine_next(inst, dev, inst->slot);
-    dv->engine_turn_ns = now_ns();
+    __atomic_store_n(&dv->engine_turn_ns, now_ns(), __ATOMIC_SEQ_CST);
+    int passed_over;
+    int32_t next = engine_next(inst, dev, inst->slot, &passed_over);
+    if (next < 0 && passed_over)
+        __atomic_fetch_add(&dv->engine_passes, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&dv->engine_turn, next, __ATOMIC_SEQ_CST);
     dv->engine_holder = -1;
     __atomic_fetch_add(&dv->engine_seq, 1, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&dv->engine);
@@ -1901,14 +1945,19 @@ static void engine_leave(struct sim_instance *inst, int dev, struct engine_tls *
 }
 
 /* Whether anyone else waits for device dev's engine: a thread of this process or another
- * process. */
+ * process (one passed over does not count; engine_passes counts the slice kept from it). */
 static int engine_contended(struct sim_instance *inst, int dev)
 {
     struct engine_queue *q = &inst->engine_q[dev];
     pthread_mutex_lock(&q->lock);
     int local = q->next - q->serving > 1;
     pthread_mutex_unlock(&q->lock);
-    return local || engine_next(inst, dev, inst->slot) >= 0;
+    int passed_over;
+    if (local || engine_next(inst, dev, inst->slot, &passed_over) >= 0)
+        return 1;
+    if (passed_over) /* a slice kept from a waiter that is passed over: counted as a release */
+        __atomic_fetch_add(&st_dev(inst->hdr, dev)->engine_passes, 1, __ATOMIC_RELAXED);
+    return 0;
 }
 
 /* Takes device dev's execution engine (see sim.h): nested calls by the holding thread only
@@ -1982,6 +2031,7 @@ int sim_engine_stats(struct sim_instance *inst, int dev, struct sim_engine_stats
     out->grants = __atomic_load_n(&dv->engine_grants, __ATOMIC_RELAXED);
     out->holder = __atomic_load_n(&dv->engine_holder, __ATOMIC_RELAXED);
     out->passed = __atomic_load_n(&dv->engine_passed, __ATOMIC_RELAXED);
+    out->passes = __atomic_load_n(&dv->engine_passes, __ATOMIC_RELAXED);
     out->slot = inst->slot;
     for (uint32_t s = 0; s < h->nslots; s++) {
         struct sim_state_slot *sl = st_slot(h, (int)s);

@@ -87,7 +87,8 @@ struct sim_state_dev {
     int32_t engine_turn;     /* slot the last releaser handed the engine to; -1: anyone's */
     int32_t engine_passed;   /* slot that let its turn lapse: passed over until it runs again */
     int32_t engine_holder;   /* slot holding the engine, -1 when none (or a slotless process) */
-    uint32_t engine_pad;
+    uint32_t engine_passes;  /* releases that handed the engine to nobody and slices kept by
+                              * their holder, passing over a waiter (atomic; wraps) */
     uint64_t engine_turn_ns; /* CLOCK_MONOTONIC time engine_turn was set */
     uint64_t engine_grants;  /* times the engine was taken, by anyone */
 };
@@ -149,6 +150,7 @@ struct sim_engine_stats {
     int32_t holder;        /* the slot holding it, -1 when none */
     int32_t slot;          /* this process's slot, -1 when none yet */
     int32_t passed;        /* the slot passed over since it let its turn lapse, -1 when none */
+    uint32_t passes;       /* releases to nobody (slices kept) passing over a waiter */
 };
 int sim_engine_stats(struct sim_instance *inst, int dev, struct sim_engine_stats *out);
 
