@@ -115,6 +115,12 @@ int ledger_rollback(struct ledger *l, const struct ledger_ticket *t);
  * -ENOENT when unknown: the caller still frees it in the driver. */
 int ledger_release(struct ledger *l, int dev, uint64_t key, uint64_t *bytes);
 
+/* Makes allocation `key` of this process on `dev` hold `bytes` (> 0) from now on, in one step:
+ * a charge that grows with what the driver holds for it (a pool's memory beyond its blocks).
+ * Growing past the cap is refused (-EDQUOT, after reaping dead processes; the record keeps its
+ * size); shrinking always succeeds. -ENOENT when unknown, -EINVAL for 0 bytes. */
+int ledger_resize(struct ledger *l, int dev, uint64_t key, uint64_t bytes);
+
 /* Credits back every committed allocation of this process tagged with `owner`, on every device
  * (reservations not yet committed, other owners' allocations and other processes' allocations
  * with the same owner are untouched). Their total size goes to *bytes (saturating) and their

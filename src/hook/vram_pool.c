@@ -49,6 +49,7 @@ struct vp_pool {
     int used;      /* the slot is taken */
     int destroyed; /* cuMemPoolDestroy: kept while blocks handed out from it live */
     uint64_t charged;
+    uint64_t slack; /* charged beyond the blocks: what the driver holds for the pool on top */
     uint32_t nblocks, nfreed;
 };
 
@@ -169,12 +170,30 @@ static int pool_get(CUmemoryPool h, int dev)
     return (int)k;
 }
 
-/* Frees the slot of a destroyed pool once nothing it handed out is left. */
-static void pool_tidy(uint32_t slot)
+/* The ledger key of pool h's slack: the handle made odd, so never a block's address. */
+static uint64_t slack_key(CUmemoryPool h)
+{
+    return (uint64_t)(uintptr_t)h | 1;
+}
+
+/* Credits all of pool slot's slack. */
+static void slack_drop(struct ledger *l, struct vp_pool *p)
+{
+    if (p->slack && ledger_release(l, p->dev, slack_key(p->handle), NULL) < 0)
+        LOG_DEBUG("hook", "vGPU '%s': the slack of pool %p was not charged", hook_vram_cfg.name,
+                  (void *)p->handle);
+    p->slack = 0;
+}
+
+/* Frees the slot of a destroyed pool once nothing it handed out is left (its slack credited
+ * then: the driver gives the pool's memory back with its last block). */
+static void pool_tidy(struct ledger *l, uint32_t slot)
 {
     struct vp_pool *p = &vp.pools[slot];
-    if (p->destroyed && p->nblocks == 0)
+    if (p->destroyed && p->nblocks == 0) {
+        slack_drop(l, p);
         p->used = 0;
+    }
 }
 
 /* The driver's figure attr of pool h: 0 and *v, or -1. */
@@ -226,32 +245,74 @@ static void block_credit(struct ledger *l, struct vp_block *b)
     }
     uint32_t slot = b->slot;
     tab_remove(b);
-    pool_tidy(slot);
+    pool_tidy(l, slot);
+}
+
+/*
+ * Makes pool slot's slack what the driver holds for it beyond its blocks' charges:
+ * RESERVED_MEM_CURRENT − charged, at least 0. A driver backs a pool in physical chunks of its
+ * own size, so a 64 KiB block can cost the device 2 MiB; charging only the blocks would let the
+ * vGPU pass its cap by the difference. 0, or -EDQUOT when the slack cannot grow within the cap
+ * (it keeps its size: the caller gives back what made the pool grow). Under vp.lock.
+ */
+static int slack_update_locked(struct ledger *l, uint32_t slot)
+{
+    struct vp_pool *p = &vp.pools[slot];
+    uint64_t reserved = 0;
+    if (!p->used || p->destroyed || p->dev < 0 ||
+        pool_attr(p->handle, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &reserved) < 0)
+        return 0;
+    uint64_t want = reserved > p->charged ? reserved - p->charged : 0;
+    if (want == p->slack)
+        return 0;
+    if (want == 0) {
+        slack_drop(l, p);
+        return 0;
+    }
+    int rc;
+    if (p->slack) {
+        rc = ledger_resize(l, p->dev, slack_key(p->handle), want);
+    } else {
+        struct ledger_ticket t;
+        rc = ledger_reserve(l, p->dev, want, &t);
+        if (rc == 0 && (rc = ledger_commit(l, &t, slack_key(p->handle))) < 0)
+            ledger_rollback(l, &t);
+    }
+    if (rc == 0)
+        p->slack = want;
+    else if (rc != -EDQUOT)
+        LOG_WARN("hook",
+                 "vGPU '%s': cannot charge the %llu bytes pool %p holds beyond its "
+                 "blocks: %s",
+                 hook_vram_cfg.name, (unsigned long long)want, (void *)p->handle, strerror(-rc));
+    return rc == -EDQUOT ? rc : 0;
 }
 
 /*
  * Credits freed blocks of the pool in slot while its charge passes what the driver says it
  * holds (RESERVED_MEM_CURRENT), each only when it fits in the difference: the charge never drops
- * below the driver's figure. Under vp.lock.
+ * below the driver's figure. Then brings the slack to the rest (shrinking it, or growing it when
+ * the cap allows). Under vp.lock; returns what slack_update_locked does.
  */
-static void reconcile_locked(struct ledger *l, uint32_t slot)
+static int reconcile_locked(struct ledger *l, uint32_t slot)
 {
     struct vp_pool *p = &vp.pools[slot];
     uint64_t reserved = 0;
-    if (!p->used || p->destroyed || p->nfreed == 0 || p->dev < 0 ||
-        pool_attr(p->handle, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &reserved) < 0 ||
-        p->charged <= reserved)
-        return;
-    uint64_t excess = p->charged - reserved;
-    for (size_t i = 0; i < vp.cap && excess && p->nfreed;) {
-        struct vp_block *b = &vp.tab[i];
-        if (!b->ptr || b->slot != slot || !b->freed || b->bytes > excess) {
-            i++;
-            continue;
+    if (p->used && !p->destroyed && p->nfreed && p->dev >= 0 &&
+        pool_attr(p->handle, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &reserved) == 0 &&
+        p->charged > reserved) {
+        uint64_t excess = p->charged - reserved;
+        for (size_t i = 0; i < vp.cap && excess && p->nfreed;) {
+            struct vp_block *b = &vp.tab[i];
+            if (!b->ptr || b->slot != slot || !b->freed || b->bytes > excess) {
+                i++;
+                continue;
+            }
+            excess -= b->bytes;
+            block_credit(l, b); /* cell i may now hold another block: look again */
         }
-        excess -= b->bytes;
-        block_credit(l, b); /* cell i may now hold another block: look again */
     }
+    return slack_update_locked(l, slot);
 }
 
 static void reconcile_all_locked(struct ledger *l)
@@ -451,7 +512,22 @@ CUresult hook_vram_pool_alloc_after(struct hook_call *call, CUresult rc)
     p->charged += bytes;
     p->nblocks++;
 done:
-    reconcile_locked(l, slot);
+    if (reconcile_locked(l, slot) == -EDQUOT) {
+        /* The pool grew by more than the block (the driver's chunk), past the cap: the block is
+         * given back and the pool trimmed to what stays charged. */
+        struct vp_block *gone = tab_find(ptr);
+        if (gone)
+            block_credit(l, gone);
+        uint64_t keep = p->charged + p->slack;
+        pthread_mutex_unlock(&vp.lock);
+        undo_alloc(h, ptr, keep);
+        pthread_mutex_lock(&vp.lock);
+        reconcile_locked(l, slot);
+        pthread_mutex_unlock(&vp.lock);
+        LOG_DEBUG("hook", "%s: pool %p grew past vGPU '%s''s cap", gpool_api_table[call->id].name,
+                  (void *)h, hook_vram_cfg.name);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
     pthread_mutex_unlock(&vp.lock);
     return CUDA_SUCCESS;
 }
@@ -538,7 +614,7 @@ CUresult cuMemPoolDestroy(CUmemoryPool pool)
                 i++;
         }
         p->destroyed = 1;
-        pool_tidy((uint32_t)slot);
+        pool_tidy(l, (uint32_t)slot);
     }
     pthread_mutex_unlock(&vp.lock);
     return rc;

@@ -1019,6 +1019,41 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
     return a + b < a ? UINT64_MAX : a + b;
 }
 
+int ledger_resize(struct ledger *l, int dev, uint64_t key, uint64_t bytes)
+{
+    struct ledger_hdr *h = l->hdr;
+    if (dev < 0 || (uint32_t)dev >= h->ndev || bytes == 0)
+        return -EINVAL;
+    int rc = lock_attached(l);
+    if (rc)
+        return rc;
+    uint32_t pos;
+    int64_t r = find_committed(l, (uint32_t)dev, key, &pos);
+    if (r < 0) {
+        rc = -ENOENT;
+        goto out;
+    }
+    struct ledger_rec *rec = rec_at(h, (uint32_t)r);
+    if (bytes > rec->bytes) {
+        uint64_t more = bytes - rec->bytes, cap = h->vram_bytes;
+        if (cap && h->used[dev] + more > cap)
+            reap_locked(l);
+        if (h->used[dev] + more < more || (cap && h->used[dev] + more > cap)) {
+            rc = -EDQUOT;
+            goto out;
+        }
+    }
+    /* The record is the truth (repair recomputes the sums from it): its size first. */
+    uint64_t old = rec->bytes;
+    __atomic_store_n(&rec->bytes, bytes, __ATOMIC_RELEASE);
+    struct ledger_slot *sl = slot_at(h, rec->slot);
+    h->used[dev] = h->used[dev] - old + bytes;
+    sl->used[dev] = sl->used[dev] - old + bytes;
+out:
+    unlock(l);
+    return rc;
+}
+
 int ledger_release_owned(struct ledger *l, uint64_t owner, uint64_t *bytes, uint32_t *count)
 {
     struct ledger_hdr *h = l->hdr;

@@ -40,6 +40,7 @@ enum block_state { BLOCK_USED, BLOCK_FREEING, BLOCK_FREE };
 struct pool_block {
     struct CUmemPoolHandle_st *pool;
     uint64_t base, offset, size;
+    uint64_t reserve;          /* device memory it holds: size rounded to the pool's chunk */
     enum block_state state;
     int registered;            /* in the allocation table */
     struct sim_stream *free_stream; /* referenced while FREEING/FREE */
@@ -71,6 +72,36 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static struct sim_graph_mem *g_gmem;
 static uint64_t g_gused[SIM_MAX_DEVICES], g_gused_high[SIM_MAX_DEVICES];
 static uint64_t g_gres[SIM_MAX_DEVICES], g_gres_high[SIM_MAX_DEVICES];
+
+/*
+ * The granularity in which a pool takes device memory: each new block holds its size rounded up
+ * to it (the rest is the pool's, counted in RESERVED_MEM_CURRENT but never handed out), as a
+ * real driver backs a pool in physical pages of its own size. GPOOL_SIM_POOL_CHUNK (bytes, a
+ * multiple of SIM_ALLOC_GRANULE; "2097152" for 2 MiB), default 0: a block holds just its size.
+ */
+static uint64_t pool_chunk(void)
+{
+    static uint64_t chunk = UINT64_MAX;
+    uint64_t c = __atomic_load_n(&chunk, __ATOMIC_RELAXED);
+    if (c != UINT64_MAX)
+        return c;
+    c = 0;
+    const char *env = getenv("GPOOL_SIM_POOL_CHUNK");
+    if (env && *env) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(env, &end, 10);
+        if (errno || *end || v % SIM_ALLOC_GRANULE || v > (1ull << 40))
+            LOG_WARN("sim",
+                     "GPOOL_SIM_POOL_CHUNK=\"%s\" is not a byte count that is a multiple of "
+                     "%u (up to 1 TiB); pools take exactly their blocks",
+                     env, (unsigned)SIM_ALLOC_GRANULE);
+        else
+            c = v;
+    }
+    __atomic_store_n(&chunk, c, __ATOMIC_RELAXED);
+    return c;
+}
 
 static void fork_prepare(void) { pthread_mutex_lock(&g_lock); }
 static void fork_parent(void) { pthread_mutex_unlock(&g_lock); }
@@ -166,7 +197,7 @@ static void block_release_locked(struct pool_block *b)
     if (b->free_stream)
         sim_stream_unref(b->free_stream);
     sim_state_free(sim_process_instance(), p->device, b->offset);
-    p->reserved -= b->size;
+    p->reserved -= b->reserve;
     free(b);
     if (p->destroyed && !p->blocks) {
         unlink_pool_locked(p);
@@ -305,17 +336,23 @@ static CUresult alloc_async(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool hPo
         }
     } else {
         struct sim_instance *inst = sim_process_instance();
+        uint64_t chunk = pool_chunk();
+        uint64_t reserve = chunk ? (need + chunk - 1) / chunk * chunk : need;
+        if (reserve < need) {
+            pthread_mutex_unlock(&g_lock);
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        }
         pick = calloc(1, sizeof(*pick));
-        int rc = pick ? sim_state_alloc(inst, p->device, need, SIM_CHARGE_MEMORY, &pick->offset,
-                                        NULL)
-                      : -ENOMEM;
+        int rc =
+            pick ? sim_state_alloc(inst, p->device, reserve, SIM_CHARGE_MEMORY, &pick->offset, NULL)
+                 : -ENOMEM;
         if (rc == -ENOMEM && pick) {
             /* Out of memory: give back what every pool of the device holds idle, then retry. */
             for (struct CUmemPoolHandle_st *q = g_pools; q; q = q->next)
                 if (q->device == p->device && q != p)
                     trim_locked(q, 0);
             trim_locked(p, 0);
-            rc = sim_state_alloc(inst, p->device, need, SIM_CHARGE_MEMORY, &pick->offset, NULL);
+            rc = sim_state_alloc(inst, p->device, reserve, SIM_CHARGE_MEMORY, &pick->offset, NULL);
         }
         if (rc < 0) {
             free(pick);
@@ -324,6 +361,7 @@ static CUresult alloc_async(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool hPo
         }
         pick->pool = p;
         pick->size = need;
+        pick->reserve = reserve;
         pick->base = sim_dev_base(p->device) + pick->offset;
         pick->state = BLOCK_USED;
         res = sim_mem_register(SIM_MEM_POOL, p->device, NULL, pick->base, pick->size,
@@ -337,7 +375,7 @@ static CUresult alloc_async(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool hPo
         pick->registered = 1;
         pick->next = p->blocks;
         p->blocks = pick;
-        p->reserved += need;
+        p->reserved += reserve;
         if (p->reserved > p->reserved_high)
             p->reserved_high = p->reserved;
     }

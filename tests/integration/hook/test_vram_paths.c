@@ -9,6 +9,7 @@
  *   arrays  cuArrayCreate_v2, cuArray3DCreate_v2, cuMipmappedArrayCreate and their destroys
  *   async   cuMemAllocAsync, cuMemAllocFromPoolAsync; cuMemFreeAsync and cuMemFree of a block
  *   pool    a caching pool (release threshold raised): freed memory it keeps stays charged
+ *   pool-chunk  a pool backed in 2 MiB chunks (GPOOL_SIM_POOL_CHUNK): charged what it holds
  *   vmm     cuMemCreate / cuMemRelease
  *   ipc     a second process opens an IPC handle of a full vGPU: it charges nothing
  */
@@ -254,6 +255,68 @@ static void test_pool(void)
     ledger_close(l);
 }
 
+/* A pool the driver backs in 2 MiB chunks (GPOOL_SIM_POOL_CHUNK): each 64 KiB block costs the
+ * device 2 MiB, and the vGPU is charged what the device lost, not what was asked for. */
+static void test_pool_chunk(void)
+{
+    init_cuda();
+    struct ledger *l = open_ledger();
+    uint64_t dev0 = device_free();
+    CUstream s;
+    CHECK_OK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    CUmemPoolProps props = {.allocType = CU_MEM_ALLOCATION_TYPE_PINNED,
+                            .location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0}};
+    CUmemoryPool pool;
+    CHECK_OK(cuMemPoolCreate(&pool, &props));
+    cuuint64_t keep_all = UINT64_MAX;
+    CHECK_OK(cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &keep_all));
+
+    CUdeviceptr a, b, c, rest;
+    CHECK_OK(cuMemAllocFromPoolAsync(&a, 64 * KIB, pool, s));
+    CHECK_HELD(l, dev0, 2 * MIB);
+    size_t vfree = 0, vtotal = 0;
+    CHECK_OK(cuMemGetInfo(&vfree, &vtotal));
+    CHECK(vtotal == CAP && vfree == CAP - 2 * MIB, "view %zu of %zu", vfree, vtotal);
+
+    /* 63 MiB held: 64 KiB more passes the check before the driver, but the pool grows by a
+     * 2 MiB chunk, past the cap: refused, given back, nothing left on the device. */
+    CHECK_OK(cuMemAlloc(&rest, CAP - 3 * MIB));
+    CHECK_HELD(l, dev0, CAP - MIB);
+    CHECK_RC(cuMemAllocFromPoolAsync(&b, 64 * KIB, pool, s), CUDA_ERROR_OUT_OF_MEMORY);
+    CHECK_OK(cuStreamSynchronize(s));
+    CHECK_HELD(l, dev0, CAP - MIB);
+    CHECK_OK(cuMemFree(rest));
+    CHECK_HELD(l, dev0, 2 * MIB);
+
+    /* Room again: a second chunk; freed blocks stay in the caching pool and stay charged. */
+    CHECK_OK(cuMemAllocFromPoolAsync(&b, 64 * KIB, pool, s));
+    CHECK_HELD(l, dev0, 4 * MIB);
+    CHECK_OK(cuMemFreeAsync(a, s));
+    CHECK_OK(cuMemFreeAsync(b, s));
+    CHECK_OK(cuStreamSynchronize(s));
+    CHECK_HELD(l, dev0, 4 * MIB);
+    CHECK_OK(cuMemAllocFromPoolAsync(&a, 64 * KIB, pool, s)); /* reused: no new chunk */
+    CHECK_OK(cuStreamSynchronize(s));
+    CHECK_HELD(l, dev0, 4 * MIB);
+    /* Trimmed to the block in use: one chunk goes back, and its slack with it. */
+    CHECK_OK(cuMemPoolTrimTo(pool, 0));
+    CHECK_HELD(l, dev0, 2 * MIB);
+    CHECK_OK(cuMemFreeAsync(a, s));
+    CHECK_OK(cuStreamSynchronize(s));
+    CHECK_OK(cuMemPoolTrimTo(pool, 0));
+    CHECK_HELD(l, dev0, 0);
+
+    /* Destroyed with its memory cached: all of it credited. */
+    CHECK_OK(cuMemAllocFromPoolAsync(&c, 64 * KIB, pool, s));
+    CHECK_HELD(l, dev0, 2 * MIB);
+    CHECK_OK(cuMemFreeAsync(c, s));
+    CHECK_OK(cuStreamSynchronize(s));
+    CHECK_OK(cuMemPoolDestroy(pool));
+    CHECK_HELD(l, dev0, 0);
+    CHECK_OK(cuStreamDestroy(s));
+    ledger_close(l);
+}
+
 static void test_vmm(void)
 {
     init_cuda();
@@ -343,7 +406,7 @@ static void test_ipc(void)
 
 int main(int argc, char **argv)
 {
-    REQUIRE(argc == 2, "usage: test_hook_vram_paths arrays|async|pool|vmm|ipc");
+    REQUIRE(argc == 2, "usage: test_hook_vram_paths arrays|async|pool|pool-chunk|vmm|ipc");
     remove_ledger();
     if (strcmp(argv[1], "arrays") == 0)
         test_arrays();
@@ -351,6 +414,8 @@ int main(int argc, char **argv)
         test_async();
     else if (strcmp(argv[1], "pool") == 0)
         test_pool();
+    else if (strcmp(argv[1], "pool-chunk") == 0)
+        test_pool_chunk();
     else if (strcmp(argv[1], "vmm") == 0)
         test_vmm();
     else if (strcmp(argv[1], "ipc") == 0)

@@ -106,6 +106,37 @@ static void test_reserve_commit_release(void **state)
     ledger_close(l);
 }
 
+/* A committed record resized in place: growing is checked against the cap to the byte,
+ * shrinking always succeeds, the sums follow and the process's usage with them. */
+static void test_resize(void **state)
+{
+    (void)state;
+    struct ledger *l = open_new("resize", 10 * MiB, 100);
+    struct ledger_ticket t;
+    assert_int_equal(ledger_reserve(l, 0, 1 * MiB, &t), 0);
+    assert_int_equal(ledger_commit(l, &t, 0x1001), 0);
+    assert_int_equal(ledger_resize(l, 0, 0x1001, 4 * MiB), 0);
+    assert_int_equal(used_of(l, 0), 4 * MiB);
+    assert_int_equal(ledger_reserve(l, 0, 6 * MiB, &t), 0);
+    assert_int_equal(ledger_commit(l, &t, 0x2000), 0);
+    assert_int_equal(ledger_resize(l, 0, 0x1001, 4 * MiB + 1), -EDQUOT); /* to the byte */
+    assert_int_equal(used_of(l, 0), 10 * MiB);
+    assert_int_equal(ledger_resize(l, 0, 0x1001, 1 * MiB), 0);
+    assert_int_equal(used_of(l, 0), 7 * MiB);
+    assert_int_equal(ledger_process_usage(l, 0), 7 * MiB);
+    assert_int_equal(ledger_resize(l, 0, 0x1001, 4 * MiB), 0);
+    assert_int_equal(ledger_resize(l, 1, 0x1001, 1 * MiB), -ENOENT); /* per device */
+    assert_int_equal(ledger_resize(l, 0, 0x3000, 1 * MiB), -ENOENT);
+    assert_int_equal(ledger_resize(l, 0, 0x1001, 0), -EINVAL);
+    assert_consistent(l);
+    uint64_t bytes = 0;
+    assert_int_equal(ledger_release(l, 0, 0x1001, &bytes), 0);
+    assert_int_equal(bytes, 4 * MiB);
+    assert_int_equal(used_of(l, 0), 6 * MiB);
+    assert_consistent(l);
+    ledger_close(l);
+}
+
 static void test_record_table_full(void **state)
 {
     (void)state;
@@ -839,6 +870,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reserve_commit_release, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resize, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_table_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_four_processes_never_exceed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_recovery, setup, teardown),
