@@ -1046,6 +1046,7 @@ int ledger_resize(struct ledger *l, int dev, uint64_t key, uint64_t bytes)
     /* The record is the truth (repair recomputes the sums from it): its size first. */
     uint64_t old = rec->bytes;
     __atomic_store_n(&rec->bytes, bytes, __ATOMIC_RELEASE);
+    GPOOL_FAILPOINT("ledger.resize.sized"); /* the sums are behind the record here */
     struct ledger_slot *sl = slot_at(h, rec->slot);
     h->used[dev] = h->used[dev] - old + bytes;
     sl->used[dev] = sl->used[dev] - old + bytes;

@@ -137,6 +137,42 @@ static void test_resize(void **state)
     ledger_close(l);
 }
 
+/* A process SIGKILLed inside ledger_resize, between the record's new size and the sums: the
+ * next locker repairs (the sums from the records) and reaps it; nothing of it is left. */
+static void test_resize_sigkill(void **state)
+{
+    (void)state;
+    struct ledger *l = open_new("resizekill", 8 * MiB, 100);
+    struct ledger_ticket t;
+    assert_int_equal(ledger_reserve(l, 0, MiB, &t), 0);
+    assert_int_equal(ledger_commit(l, &t, 0x10), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct ledger *c = NULL;
+        if (ledger_open(dir, "resizekill", NULL, &c, NULL, 0))
+            _exit(2);
+        struct ledger_ticket ct;
+        if (ledger_reserve(c, 0, MiB, &ct) || ledger_commit(c, &ct, 0x21))
+            _exit(3);
+        gpool_failpoint_configure("ledger.resize.sized=crash");
+        ledger_resize(c, 0, 0x21, 5 * MiB);
+        _exit(7); /* the failpoint did not fire */
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL)
+        fail_msg("child did not die at the failpoint (status %#x)", st);
+    assert_int_equal(ledger_resize(l, 0, 0x10, 7 * MiB), 0); /* repairs, reaps: room again */
+    struct ledger_stats s;
+    assert_int_equal(ledger_get_stats(l, &s), 0);
+    assert_int_equal(s.repairs, 1);
+    assert_int_equal(s.reaped_processes, 1);
+    assert_int_equal(used_of(l, 0), 7 * MiB);
+    assert_consistent(l);
+    ledger_close(l);
+}
+
 static void test_record_table_full(void **state)
 {
     (void)state;
@@ -871,6 +907,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reserve_commit_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resize, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resize_sigkill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_table_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_four_processes_never_exceed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_recovery, setup, teardown),
