@@ -1,13 +1,17 @@
 /*
  * The GPOOL_SIM_GPUS parser: "[Nx]MODEL[,...]", e.g. "2xH100-80GB,T4". MODEL is an alias or a
  * full model name from the model table (case-insensitive); blanks around items are ignored.
+ * And the reader of the simulator's numeric variables (sim_env_u64).
  */
 #include "sim.h"
+
+#include "gpool/log.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define GPUS_ITEM_MAX 64
@@ -118,4 +122,21 @@ int sim_gpus_parse(const char *spec, const struct sim_model **models, int max, c
         p = end + 1;
     }
     return count;
+}
+
+uint64_t sim_env_u64(const char *name, uint64_t max, uint64_t multiple, uint64_t def,
+                     const char *what)
+{
+    const char *env = getenv(name);
+    if (!env || !*env)
+        return def;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(env, &end, 10);
+    if (errno || *end || !isdigit((unsigned char)env[0]) || v > max || v % multiple) {
+        LOG_WARN("sim", "%s=\"%s\" is not %s; using %llu", name, env, what,
+                 (unsigned long long)def);
+        return def;
+    }
+    return v;
 }

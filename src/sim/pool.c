@@ -85,20 +85,8 @@ static uint64_t pool_chunk(void)
     uint64_t c = __atomic_load_n(&chunk, __ATOMIC_RELAXED);
     if (c != UINT64_MAX)
         return c;
-    c = 0;
-    const char *env = getenv("GPOOL_SIM_POOL_CHUNK");
-    if (env && *env) {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(env, &end, 10);
-        if (errno || *end || v % SIM_ALLOC_GRANULE || v > (1ull << 40))
-            LOG_WARN("sim",
-                     "GPOOL_SIM_POOL_CHUNK=\"%s\" is not a byte count that is a multiple of "
-                     "%u (up to 1 TiB); pools take exactly their blocks",
-                     env, (unsigned)SIM_ALLOC_GRANULE);
-        else
-            c = v;
-    }
+    c = sim_env_u64("GPOOL_SIM_POOL_CHUNK", 1ull << 40, SIM_ALLOC_GRANULE, 0,
+                    "a byte count that is a multiple of 4096, up to 1 TiB");
     __atomic_store_n(&chunk, c, __ATOMIC_RELAXED);
     return c;
 }

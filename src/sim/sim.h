@@ -3,7 +3,7 @@
  *
  * Modules and owners of each part:
  *   model.c      the built-in GPU model table                        (sim_model_*)
- *   gpus.c       the GPOOL_SIM_GPUS parser                            (sim_gpus_parse)
+ *   gpus.c       the GPOOL_SIM_GPUS parser, numeric variables   (sim_gpus_parse, sim_env_u64)
  *   state.c      the shared, cross-process device state: instance directory, robust lock,
  *                process slots (liveness = OFD lock), allocation table, busy time
  *                                                                     (sim_instance_*, sim_state_*)
@@ -69,6 +69,12 @@ int sim_gpus_parse(const char *spec, const struct sim_model **models, int max, c
                    size_t errlen);
 
 #define SIM_DEFAULT_GPUS "H100-80GB"
+
+/* The number in environment variable `name`: `def` when it is unset or empty, and `def` too,
+ * with a warning naming the variable, its value and `what`, when it is not a decimal number up
+ * to `max` and a multiple of `multiple` (1: any). */
+uint64_t sim_env_u64(const char *name, uint64_t max, uint64_t multiple, uint64_t def,
+                     const char *what);
 
 /* ---- The shared device state (state.c) ------------------------------------------------------
  * One instance = one set of simulated devices shared by every process on the machine that uses

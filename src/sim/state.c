@@ -1715,20 +1715,10 @@ static uint64_t engine_slice_ns(void)
     int64_t v = atomic_load(&engine_slice);
     if (v >= 0)
         return (uint64_t)v;
-    v = (int64_t)SIM_ENGINE_SLICE_NS;
-    const char *env = getenv("GPOOL_SIM_ENGINE_SLICE_US");
-    if (env && *env) {
-        char *end;
-        errno = 0;
-        unsigned long long us = strtoull(env, &end, 10);
-        if (errno || *end || us > 10ull * 1000 * 1000)
-            LOG_WARN(COMP,
-                     "GPOOL_SIM_ENGINE_SLICE_US=\"%s\" is not a number of microseconds up to "
-                     "10 s; using %llu",
-                     env, (unsigned long long)SIM_ENGINE_SLICE_NS / 1000);
-        else
-            v = (int64_t)us * 1000;
-    }
+    v = (int64_t)sim_env_u64("GPOOL_SIM_ENGINE_SLICE_US", 10ull * 1000 * 1000, 1,
+                             SIM_ENGINE_SLICE_NS / 1000,
+                             "a number of microseconds up to 10 s") *
+        1000;
     atomic_store(&engine_slice, v);
     return (uint64_t)v;
 }
