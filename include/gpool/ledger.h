@@ -117,8 +117,9 @@ int ledger_release(struct ledger *l, int dev, uint64_t key, uint64_t *bytes);
 
 /* Makes allocation `key` of this process on `dev` hold `bytes` (> 0) from now on, in one step:
  * a charge that grows with what the driver holds for it (a pool's memory beyond its blocks).
- * Growing past the cap is refused (-EDQUOT, after reaping dead processes; the record keeps its
- * size); shrinking always succeeds. -ENOENT when unknown, -EINVAL for 0 bytes. */
+ * Growing past the cap is refused as ledger_reserve refuses (-EDQUOT after reaping dead
+ * processes, -EOVERFLOW; the record keeps its size); shrinking always succeeds. -ENOENT when
+ * unknown, -EINVAL for 0 bytes. */
 int ledger_resize(struct ledger *l, int dev, uint64_t key, uint64_t bytes);
 
 /* Credits back every committed allocation of this process tagged with `owner`, on every device

@@ -879,6 +879,20 @@ int ledger_device_count(const struct ledger *l)
 
 /* ---- VRAM -------------------------------------------------------------------------------- */
 
+/* Whether `more` bytes fit on dev, reaping dead processes before refusing: 0, -EDQUOT past the
+ * cap, -EOVERFLOW past 2^64 bytes (no cap). Lock held. */
+static int room_locked(struct ledger *l, int dev, uint64_t more)
+{
+    struct ledger_hdr *h = l->hdr;
+    uint64_t cap = h->vram_bytes;
+    if (cap && (h->used[dev] + more < more || h->used[dev] + more > cap)) {
+        reap_locked(l);
+        if (h->used[dev] + more < more || h->used[dev] + more > cap)
+            return -EDQUOT;
+    }
+    return h->used[dev] + more < more ? -EOVERFLOW : 0;
+}
+
 int ledger_reserve(struct ledger *l, int dev, uint64_t bytes, struct ledger_ticket *t)
 {
     struct ledger_hdr *h = l->hdr;
@@ -888,18 +902,8 @@ int ledger_reserve(struct ledger *l, int dev, uint64_t bytes, struct ledger_tick
     if (rc)
         return rc;
     GPOOL_FAILPOINT("ledger.reserve.locked");
-    uint64_t cap = h->vram_bytes;
-    if (cap && (h->used[dev] + bytes < bytes || h->used[dev] + bytes > cap)) {
-        reap_locked(l);
-        if (h->used[dev] + bytes < bytes || h->used[dev] + bytes > cap) {
-            rc = -EDQUOT;
-            goto out;
-        }
-    }
-    if (h->used[dev] + bytes < bytes) {
-        rc = -EOVERFLOW;
+    if ((rc = room_locked(l, dev, bytes)) != 0)
         goto out;
-    }
     uint32_t r = h->rec_hint < h->nrecs ? h->rec_hint : 0, i;
     for (i = 0; i < h->nrecs; i++, r = (r + 1) % h->nrecs)
         if (rec_at(h, r)->state == LEDGER_REC_FREE)
@@ -1034,15 +1038,8 @@ int ledger_resize(struct ledger *l, int dev, uint64_t key, uint64_t bytes)
         goto out;
     }
     struct ledger_rec *rec = rec_at(h, (uint32_t)r);
-    if (bytes > rec->bytes) {
-        uint64_t more = bytes - rec->bytes, cap = h->vram_bytes;
-        if (cap && h->used[dev] + more > cap)
-            reap_locked(l);
-        if (h->used[dev] + more < more || (cap && h->used[dev] + more > cap)) {
-            rc = -EDQUOT;
-            goto out;
-        }
-    }
+    if (bytes > rec->bytes && (rc = room_locked(l, dev, bytes - rec->bytes)) != 0)
+        goto out;
     /* The record is the truth (repair recomputes the sums from it): its size first. */
     uint64_t old = rec->bytes;
     __atomic_store_n(&rec->bytes, bytes, __ATOMIC_RELEASE);
