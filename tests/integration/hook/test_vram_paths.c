@@ -168,19 +168,27 @@ static void test_async(void)
         check_ledger(l);                                                                           \
     } while (0)
 
+/* A pool on device 0 that keeps all freed memory (release threshold raised, as RAPIDS sets it),
+ * and a stream to use it on. */
+static CUmemoryPool caching_pool(CUstream *s)
+{
+    CHECK_OK(cuStreamCreate(s, CU_STREAM_NON_BLOCKING));
+    CUmemPoolProps props = {.allocType = CU_MEM_ALLOCATION_TYPE_PINNED,
+                            .location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0}};
+    CUmemoryPool pool = NULL;
+    CHECK_OK(cuMemPoolCreate(&pool, &props));
+    cuuint64_t keep_all = UINT64_MAX;
+    CHECK_OK(cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &keep_all));
+    return pool;
+}
+
 static void test_pool(void)
 {
     init_cuda();
     struct ledger *l = open_ledger();
     uint64_t dev0 = device_free();
     CUstream s;
-    CHECK_OK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
-    CUmemPoolProps props = {.allocType = CU_MEM_ALLOCATION_TYPE_PINNED,
-                            .location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0}};
-    CUmemoryPool pool;
-    CHECK_OK(cuMemPoolCreate(&pool, &props));
-    cuuint64_t keep_all = UINT64_MAX;
-    CHECK_OK(cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &keep_all));
+    CUmemoryPool pool = caching_pool(&s);
 
     /* A caching pool keeps freed memory on the device: it stays charged. */
     CUdeviceptr a, b, c, extra;
@@ -263,13 +271,7 @@ static void test_pool_chunk(void)
     struct ledger *l = open_ledger();
     uint64_t dev0 = device_free();
     CUstream s;
-    CHECK_OK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
-    CUmemPoolProps props = {.allocType = CU_MEM_ALLOCATION_TYPE_PINNED,
-                            .location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0}};
-    CUmemoryPool pool;
-    CHECK_OK(cuMemPoolCreate(&pool, &props));
-    cuuint64_t keep_all = UINT64_MAX;
-    CHECK_OK(cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &keep_all));
+    CUmemoryPool pool = caching_pool(&s);
 
     CUdeviceptr a, b, c, rest;
     CHECK_OK(cuMemAllocFromPoolAsync(&a, 64 * KIB, pool, s));
