@@ -249,20 +249,14 @@ static void block_credit(struct ledger *l, struct vp_block *b)
 }
 
 /*
- * Makes pool slot's slack what the driver holds for it beyond its blocks' charges:
- * RESERVED_MEM_CURRENT − charged, at least 0. A driver backs a pool in physical chunks of its
- * own size, so a 64 KiB block can cost the device 2 MiB; charging only the blocks would let the
- * vGPU pass its cap by the difference. 0, or -EDQUOT when the slack cannot grow within the cap
- * (it keeps its size: the caller gives back what made the pool grow). Under vp.lock.
+ * Sets pool p's slack, what the driver holds for it beyond its blocks' charges, to `want`
+ * bytes. A driver backs a pool in physical chunks of its own size, so a 64 KiB block can cost the
+ * device 2 MiB; charging only the blocks would let the vGPU pass its cap by the difference. 0, or
+ * -EDQUOT when the slack cannot grow within the cap (it keeps its size: the caller gives back
+ * what made the pool grow). Under vp.lock.
  */
-static int slack_update_locked(struct ledger *l, uint32_t slot)
+static int slack_set_locked(struct ledger *l, struct vp_pool *p, uint64_t want)
 {
-    struct vp_pool *p = &vp.pools[slot];
-    uint64_t reserved = 0;
-    if (!p->used || p->destroyed || p->dev < 0 ||
-        pool_attr(p->handle, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &reserved) < 0)
-        return 0;
-    uint64_t want = reserved > p->charged ? reserved - p->charged : 0;
     if (want == p->slack)
         return 0;
     if (want == 0) {
@@ -289,30 +283,30 @@ static int slack_update_locked(struct ledger *l, uint32_t slot)
 }
 
 /*
- * Credits freed blocks of the pool in slot while its charge passes what the driver says it
- * holds (RESERVED_MEM_CURRENT), each only when it fits in the difference: the charge never drops
- * below the driver's figure. Then brings the slack to the rest (shrinking it, or growing it when
- * the cap allows). Under vp.lock; returns what slack_update_locked does.
+ * Brings the pool in slot to what the driver says it holds (RESERVED_MEM_CURRENT, read once):
+ * while its charge passes that figure, credits freed blocks, each only when it fits in the
+ * difference (the charge never drops below the driver's figure); then sets the slack to the
+ * rest (shrinking it, or growing it when the cap allows). Under vp.lock; returns what
+ * slack_set_locked does.
  */
 static int reconcile_locked(struct ledger *l, uint32_t slot)
 {
     struct vp_pool *p = &vp.pools[slot];
     uint64_t reserved = 0;
-    if (p->used && !p->destroyed && p->nfreed && p->dev >= 0 &&
-        pool_attr(p->handle, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &reserved) == 0 &&
-        p->charged > reserved) {
-        uint64_t excess = p->charged - reserved;
-        for (size_t i = 0; i < vp.cap && excess && p->nfreed;) {
-            struct vp_block *b = &vp.tab[i];
-            if (!b->ptr || b->slot != slot || !b->freed || b->bytes > excess) {
-                i++;
-                continue;
-            }
-            excess -= b->bytes;
-            block_credit(l, b); /* cell i may now hold another block: look again */
+    if (!p->used || p->destroyed || p->dev < 0 ||
+        pool_attr(p->handle, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &reserved) < 0)
+        return 0;
+    uint64_t excess = p->charged > reserved ? p->charged - reserved : 0;
+    for (size_t i = 0; i < vp.cap && excess && p->nfreed;) {
+        struct vp_block *b = &vp.tab[i];
+        if (!b->ptr || b->slot != slot || !b->freed || b->bytes > excess) {
+            i++;
+            continue;
         }
+        excess -= b->bytes;
+        block_credit(l, b); /* cell i may now hold another block: look again */
     }
-    return slack_update_locked(l, slot);
+    return slack_set_locked(l, p, reserved > p->charged ? reserved - p->charged : 0);
 }
 
 static void reconcile_all_locked(struct ledger *l)
@@ -524,8 +518,8 @@ done:
         pthread_mutex_lock(&vp.lock);
         reconcile_locked(l, slot);
         pthread_mutex_unlock(&vp.lock);
-        LOG_DEBUG("hook", "%s: pool %p grew past vGPU '%s''s cap", gpool_api_table[call->id].name,
-                  (void *)h, hook_vram_cfg.name);
+        LOG_DEBUG("hook", "%s: pool %p grew past the cap of vGPU '%s'",
+                  gpool_api_table[call->id].name, (void *)h, hook_vram_cfg.name);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
     pthread_mutex_unlock(&vp.lock);
