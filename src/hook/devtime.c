@@ -52,16 +52,10 @@ static struct {
  * accepted: it forwards these calls unchanged). */
 static void *nvml_open(void)
 {
-    static const struct hook_lib_spec spec = {
-        .env = "GPOOL_REAL_NVML",
-        .soname = "libnvidia-ml.so.1",
-        .self = "gpool's hook",
-        .addr = (const void *)&hook_devtime_start,
-        .probe = "nvmlInit_v2",
-    };
     char why[PATH_MAX + 128] = "";
     int from_env = 0;
-    void *h = hook_lib_open(&spec, &from_env, why, sizeof(why));
+    void *h = hook_nvml_open("gpool's hook", (const void *)&hook_devtime_start, &from_env, why,
+                             sizeof(why));
     if (!h)
         LOG_INFO("hook", "compute share: %s%s; charging by event timing only",
                  from_env ? "GPOOL_REAL_NVML: " : "", why);

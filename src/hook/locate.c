@@ -83,3 +83,15 @@ void *hook_lib_open(const struct hook_lib_spec *s, int *from_env, char *why, siz
     snprintf(why, len, "no %s in the system's library directories", s->soname);
     return NULL;
 }
+
+void *hook_nvml_open(const char *self, const void *addr, int *from_env, char *why, size_t len)
+{
+    const struct hook_lib_spec spec = {
+        .env = "GPOOL_REAL_NVML",
+        .soname = "libnvidia-ml.so.1",
+        .self = self,
+        .addr = addr,
+        .probe = "nvmlInit_v2",
+    };
+    return hook_lib_open(&spec, from_env, why, len);
+}

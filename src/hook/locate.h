@@ -33,4 +33,8 @@ struct hook_lib_spec {
  * load). */
 void *hook_lib_open(const struct hook_lib_spec *spec, int *from_env, char *why, size_t len);
 
+/* The real NVML (GPOOL_REAL_NVML, libnvidia-ml.so.1), for the library `self` ("gpool's NVML
+ * shim") that `addr` lies in: hook_lib_open with NVML's names. */
+void *hook_nvml_open(const char *self, const void *addr, int *from_env, char *why, size_t len);
+
 #endif

@@ -82,16 +82,10 @@ static void *real_handle;
 
 static void real_load_once(void)
 {
-    static const struct hook_lib_spec spec = {
-        .env = "GPOOL_REAL_NVML",
-        .soname = "libnvidia-ml.so.1",
-        .self = "gpool's NVML shim",
-        .addr = (const void *)&gpool_nvml_resolve,
-        .probe = "nvmlInit_v2",
-    };
     char why[PATH_MAX + 128] = "";
     int from_env = 0;
-    real_handle = hook_lib_open(&spec, &from_env, why, sizeof(why));
+    real_handle = hook_nvml_open("gpool's NVML shim", (const void *)&gpool_nvml_resolve, &from_env,
+                                 why, sizeof(why));
     if (real_handle)
         LOG_INFO(COMP, "real NVML '%s'", why);
     else if (from_env)

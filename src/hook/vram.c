@@ -157,7 +157,6 @@ static void warn_if_disagrees(struct ledger *l)
 static CUresult tflops_to_pct(int ndev, uint32_t *pct)
 {
     HOOK_REAL_OR_MISSING(cuDeviceGetName);
-    char first[256] = "";
     const struct hook_model *m0 = NULL;
     for (int d = 0; d < ndev; d++) {
         char name[256] = "";
@@ -174,13 +173,12 @@ static CUresult tflops_to_pct(int ndev, uint32_t *pct)
         }
         if (!m0) {
             m0 = m;
-            snprintf(first, sizeof(first), "%s", name);
         } else if (m->fp16_tflops != m0->fp16_tflops) {
             LOG_ERROR("hook",
                       "vGPU '%s': GPOOL_TFLOPS_LIMIT: device 0 is '%s' (%g FP16 TFLOPs) but "
                       "device %d is '%s' (%g): one limit cannot be the same share of both; "
                       "set GPOOL_COMPUTE_LIMIT, or CUDA_VISIBLE_DEVICES to one model",
-                      hook_vram_cfg.name, first, m0->fp16_tflops, d, name, m->fp16_tflops);
+                      hook_vram_cfg.name, m0->name, m0->fp16_tflops, d, name, m->fp16_tflops);
             return CUDA_ERROR_INVALID_VALUE;
         }
     }
@@ -188,7 +186,7 @@ static CUresult tflops_to_pct(int ndev, uint32_t *pct)
     uint32_t p = share >= 100.0 ? 100 : (uint32_t)(share + 0.5);
     *pct = p < 1 ? 1 : p;
     LOG_INFO("hook", "vGPU '%s': GPOOL_TFLOPS_LIMIT %g of %s (%g FP16 TFLOPs) is %u%%",
-             hook_vram_cfg.name, hook_vram_cfg.tflops, first, m0->fp16_tflops, *pct);
+             hook_vram_cfg.name, hook_vram_cfg.tflops, m0->name, m0->fp16_tflops, *pct);
     return CUDA_SUCCESS;
 }
 
