@@ -1,6 +1,5 @@
 /* locate.c: finding and opening the real NVIDIA library (see locate.h). */
 #include "locate.h"
-#include "system_dirs.h"
 
 #include "gpool/log.h"
 
@@ -8,6 +7,21 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+/* Where NVIDIA's user-space libraries live on the distributions and container images gpool
+ * meets: the directories ld.so's cache covers, NVIDIA's container toolkit's, WSL's. Searched in
+ * this order, by absolute path, when the spec's variable is not set. */
+static const char *const system_dirs[] = {
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/lib64",
+    "/usr/lib",
+    "/lib/x86_64-linux-gnu",
+    "/lib64",
+    "/usr/local/nvidia/lib64",
+    "/usr/local/nvidia/lib",
+    "/usr/lib/wsl/lib",
+};
 
 /* Whether path may be opened; the reason goes to why when not. */
 static int candidate_ok(const struct hook_lib_spec *s, const char *path, const struct stat *self,
@@ -68,9 +82,9 @@ void *hook_lib_open(const struct hook_lib_spec *s, int *from_env, char *why, siz
     *from_env = env && *env;
     if (*from_env)
         return candidate_ok(s, env, self, why, len) ? open_candidate(s, env, why, len) : NULL;
-    for (size_t i = 0; i < HOOK_SYSTEM_DIRS; i++) {
+    for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++) {
         char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/%s", hook_system_dirs[i], s->soname);
+        snprintf(path, sizeof(path), "%s/%s", system_dirs[i], s->soname);
         if (!candidate_ok(s, path, self, why, len)) {
             LOG_DEBUG("hook", "skipping %s", why);
             continue;

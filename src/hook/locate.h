@@ -4,7 +4,7 @@
  *
  * The library is $<env> when that is set — an absolute path, never replaced by a search, since a
  * wrong path is a configuration error to report — else the first usable <soname> in the system
- * directories (system_dirs.h). A candidate is refused when it is not an absolute path, does not
+ * library directories (locate.c). A candidate is refused when it is not an absolute path, does not
  * exist, is the calling library itself (compared by device and inode, then by where the loader
  * resolves <probe> in it) or fails the caller's own checks. It is opened RTLD_LOCAL|RTLD_NOW.
  */
