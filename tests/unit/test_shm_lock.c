@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "gpool/shm_lock.h"
+#include "proc_state.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -64,16 +65,8 @@ static pid_t spawn_taker(pthread_mutex_t *m, int fd)
 /* Waits until process pid sleeps (state S in /proc/pid/stat): it waits for the lock. */
 static void wait_sleeping(pid_t pid)
 {
-    char path[64], buf[256];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     for (int ms = 0; ms < HANG_GUARD_MS; ms++) {
-        FILE *f = fopen(path, "r");
-        assert_non_null(f);
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        const char *paren = strrchr(buf, ')');
-        if (paren && paren[1] == ' ' && paren[2] == 'S')
+        if (proc_state(pid) == 'S')
             return;
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);

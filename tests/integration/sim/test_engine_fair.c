@@ -13,6 +13,7 @@
  * Everything is asserted on counters and order, never on timings: a waiting loop only guards
  * against a hang (HANG_GUARD_MS, then the test fails).
  */
+#include "proc_state.h"
 #include "sim_test_util.h"
 
 #include <poll.h>
@@ -234,21 +235,6 @@ static int kid_silent(struct kid *k)
 {
     struct pollfd p = {k->rd, POLLIN, 0};
     return poll(&p, 1, 0) == 0;
-}
-
-/* The state letter of process pid in /proc/pid/stat ('S' sleeping, 'T' stopped, ...). */
-static char proc_state(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return '?';
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *paren = strrchr(buf, ')');
-    return paren && paren[1] == ' ' ? paren[2] : '?';
 }
 
 static int32_t passed_slot(struct sim_instance *inst)
